@@ -1,0 +1,59 @@
+//! The `softtext` command line: argument parsing and one small function per subcommand,
+//! each a thin layer over the library.
+
+mod encode;
+mod tokenize;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+
+const ABOUT: &str = "Reproduce, test and extend the soft-text-prompt study for CLIP zero-shot classification.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  softtext tokenize --json \"dog look like a cat\"
+  softtext encode-texts --clip fixtures/clip-tiny --out texts.safetensors \"a photo of a cat.\"
+  softtext encode-images --clip fixtures/clip-tiny --data folder:fixtures/cifar10-sample \\
+      --split test --out out/test-embeddings.safetensors
+
+CLIP checkpoints are Hugging Face folders (config.json, model.safetensors, tokenizer.json,
+preprocessor_config.json) or repo ids such as openai/clip-vit-large-patch14, looked up in the
+local Hugging Face cache.";
+
+#[derive(Debug, Parser)]
+#[command(name = "softtext", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// No progress bars or status lines (they are also off when stderr is not a terminal).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print CLIP token ids (77 per text, zero-padded) for each TEXT.
+    Tokenize(tokenize::TokenizeArgs),
+    /// Encode texts with CLIP's text tower into an embedding file.
+    EncodeTexts(encode::EncodeTextsArgs),
+    /// Encode a dataset split with CLIP's image tower into an embedding file (cached).
+    EncodeImages(encode::EncodeImagesArgs),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    crate::progress::set_quiet(cli.quiet);
+    match cli.command {
+        Command::Tokenize(args) => tokenize::run(args),
+        Command::EncodeTexts(args) => encode::run_texts(args),
+        Command::EncodeImages(args) => encode::run_images(args),
+    }
+}
+
+/// Status lines go to stderr and only when someone is watching.
+pub(crate) fn status(message: impl AsRef<str>) {
+    if crate::progress::interactive() {
+        eprintln!("{}", message.as_ref());
+    }
+}

@@ -1,0 +1,181 @@
+//! CLIP architecture as written in a Hugging Face `config.json`.
+//!
+//! Field names and defaults are those of `transformers.CLIPConfig`, so any checkpoint that
+//! `transformers` loads (ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336, ...) loads here, and a
+//! config that leaves a field out gets the same value `transformers` would use.
+
+use serde::Deserialize;
+use std::path::Path;
+
+use crate::error::{Error, IoContext, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Activation {
+    #[serde(rename = "quick_gelu")]
+    QuickGelu,
+    #[serde(rename = "gelu")]
+    Gelu,
+    #[serde(rename = "gelu_new", alias = "gelu_pytorch_tanh", alias = "gelu_fast")]
+    GeluTanh,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClipTextConfig {
+    #[serde(default = "text::vocab_size")]
+    pub vocab_size: usize,
+    #[serde(default = "text::hidden_size")]
+    pub hidden_size: usize,
+    #[serde(default = "text::intermediate_size")]
+    pub intermediate_size: usize,
+    #[serde(default = "text::num_hidden_layers")]
+    pub num_hidden_layers: usize,
+    #[serde(default = "text::num_attention_heads")]
+    pub num_attention_heads: usize,
+    #[serde(default = "text::max_position_embeddings")]
+    pub max_position_embeddings: usize,
+    #[serde(default = "quick_gelu")]
+    pub hidden_act: Activation,
+    #[serde(default = "layer_norm_eps")]
+    pub layer_norm_eps: f64,
+    /// `2` is the value in OpenAI's original configs and means "pool at the highest token id"
+    /// (the end-of-text token); anything else means "pool at the first occurrence of this id".
+    #[serde(default = "text::eos_token_id")]
+    pub eos_token_id: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClipVisionConfig {
+    #[serde(default = "vision::hidden_size")]
+    pub hidden_size: usize,
+    #[serde(default = "vision::intermediate_size")]
+    pub intermediate_size: usize,
+    #[serde(default = "vision::num_hidden_layers")]
+    pub num_hidden_layers: usize,
+    #[serde(default = "vision::num_attention_heads")]
+    pub num_attention_heads: usize,
+    #[serde(default = "vision::num_channels")]
+    pub num_channels: usize,
+    #[serde(default = "vision::image_size")]
+    pub image_size: usize,
+    #[serde(default = "vision::patch_size")]
+    pub patch_size: usize,
+    #[serde(default = "quick_gelu")]
+    pub hidden_act: Activation,
+    #[serde(default = "layer_norm_eps")]
+    pub layer_norm_eps: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClipConfig {
+    pub text_config: ClipTextConfig,
+    pub vision_config: ClipVisionConfig,
+    #[serde(default = "projection_dim")]
+    pub projection_dim: usize,
+}
+
+impl ClipConfig {
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).at(path)?;
+        let config: ClipConfig = serde_json::from_str(&text).map_err(|e| {
+            Error::checkpoint(
+                path,
+                format!("not a CLIP config.json (line {}): {e}", e.line()),
+            )
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let checks = [
+            (
+                "text_config.hidden_size % num_attention_heads",
+                self.text_config.hidden_size % self.text_config.num_attention_heads.max(1),
+                self.text_config.num_attention_heads,
+            ),
+            (
+                "vision_config.hidden_size % num_attention_heads",
+                self.vision_config.hidden_size % self.vision_config.num_attention_heads.max(1),
+                self.vision_config.num_attention_heads,
+            ),
+            (
+                "vision_config.image_size % patch_size",
+                self.vision_config.image_size % self.vision_config.patch_size.max(1),
+                self.vision_config.patch_size,
+            ),
+        ];
+        for (field, remainder, divisor) in checks {
+            if divisor == 0 || remainder != 0 {
+                return Err(Error::checkpoint(
+                    path,
+                    format!("{field} must be 0 with a non-zero divisor"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClipVisionConfig {
+    pub fn num_patches(&self) -> usize {
+        (self.image_size / self.patch_size).pow(2)
+    }
+}
+
+fn quick_gelu() -> Activation {
+    Activation::QuickGelu
+}
+fn layer_norm_eps() -> f64 {
+    1e-5
+}
+fn projection_dim() -> usize {
+    512
+}
+
+mod text {
+    pub fn vocab_size() -> usize {
+        49408
+    }
+    pub fn hidden_size() -> usize {
+        512
+    }
+    pub fn intermediate_size() -> usize {
+        2048
+    }
+    pub fn num_hidden_layers() -> usize {
+        12
+    }
+    pub fn num_attention_heads() -> usize {
+        8
+    }
+    pub fn max_position_embeddings() -> usize {
+        77
+    }
+    pub fn eos_token_id() -> u32 {
+        49407
+    }
+}
+
+mod vision {
+    pub fn hidden_size() -> usize {
+        768
+    }
+    pub fn intermediate_size() -> usize {
+        3072
+    }
+    pub fn num_hidden_layers() -> usize {
+        12
+    }
+    pub fn num_attention_heads() -> usize {
+        12
+    }
+    pub fn num_channels() -> usize {
+        3
+    }
+    pub fn image_size() -> usize {
+        224
+    }
+    pub fn patch_size() -> usize {
+        32
+    }
+}

@@ -1,0 +1,188 @@
+//! CLIP: checkpoint files, tokenizer, image preprocessing and the two encoders, bundled as
+//! [`Clip`] which turns texts and images into L2-normalised embeddings.
+
+pub mod checkpoint;
+pub mod config;
+pub mod model;
+pub mod preprocess;
+pub mod tokenizer;
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::error::{Error, Result};
+pub use checkpoint::ClipFiles;
+pub use config::ClipConfig;
+pub use model::ClipModel;
+pub use preprocess::{Preprocess, RgbImage};
+pub use tokenizer::{ClipTokenizer, Overflow};
+
+/// Where the encoders run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceKind {
+    #[default]
+    Cpu,
+    Cuda,
+}
+
+impl FromStr for DeviceKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda),
+            other => Err(Error::invalid(format!("unknown device {other:?} (use cpu or cuda)"))),
+        }
+    }
+}
+
+impl fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        })
+    }
+}
+
+impl DeviceKind {
+    pub fn device(self) -> Result<Device> {
+        match self {
+            Self::Cpu => Ok(Device::Cpu),
+            Self::Cuda if candle_core::utils::cuda_is_available() => Ok(Device::new_cuda(0)?),
+            Self::Cuda => Err(Error::Missing(
+                "--device cuda: this softtext was built without CUDA (rebuild with `--features cuda`, see README \"GPU\")"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// Storage and compute dtype of the encoders' weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Precision {
+    pub fn dtype(self) -> DType {
+        match self {
+            Self::F32 => DType::F32,
+            Self::F16 => DType::F16,
+            Self::Bf16 => DType::BF16,
+        }
+    }
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            "bf16" => Ok(Self::Bf16),
+            other => Err(Error::invalid(format!("unknown dtype {other:?} (use f32, f16 or bf16)"))),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Bf16 => "bf16",
+        })
+    }
+}
+
+/// A loaded CLIP checkpoint, ready to encode.
+pub struct Clip {
+    pub files: ClipFiles,
+    pub model: ClipModel,
+    pub tokenizer: ClipTokenizer,
+    pub preprocess: Preprocess,
+    pub device: Device,
+    pub precision: Precision,
+}
+
+impl Clip {
+    pub fn load(files: &ClipFiles, device: DeviceKind, precision: Precision) -> Result<Self> {
+        let config = ClipConfig::from_file(&files.config)?;
+        let tokenizer = ClipTokenizer::from_file(&files.tokenizer)?;
+        let preprocess = match &files.preprocessor {
+            Some(path) => Preprocess::from_file(path, config.vision_config.image_size)?,
+            None => Preprocess::openai(config.vision_config.image_size),
+        };
+        let image_size = config.vision_config.image_size;
+        if (preprocess.crop_height, preprocess.crop_width) != (image_size, image_size) {
+            return Err(Error::checkpoint(
+                files.preprocessor.as_deref().unwrap_or(&files.config),
+                format!(
+                    "crop_size {}x{} does not match vision_config.image_size {image_size}",
+                    preprocess.crop_height, preprocess.crop_width
+                ),
+            ));
+        }
+        let device = device.device()?;
+        // SAFETY: the weights file is memory-mapped read-only; softtext never writes to a
+        // checkpoint while it is loaded, and the error on a concurrently truncated file is the
+        // usual SIGBUS risk of every mmap-based loader (candle, safetensors).
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(&[&files.weights], precision.dtype(), &device)
+        }
+        .map_err(|e| Error::checkpoint(&files.weights, format!("cannot read: {e}")))?;
+        let model = ClipModel::new(vb, &config)
+            .map_err(|e| Error::checkpoint(&files.weights, describe_load_error(e)))?;
+        Ok(Self {
+            files: files.clone(),
+            model,
+            tokenizer,
+            preprocess,
+            device,
+            precision,
+        })
+    }
+
+    /// Width of the joint embedding space.
+    pub fn dim(&self) -> usize {
+        self.model.config.projection_dim
+    }
+
+    /// L2-normalised text embeddings, one row per text, row-major `[texts, dim]`.
+    pub fn encode_token_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<f32>> {
+        let features = self.model.text_features(ids, &self.device)?;
+        Ok(model::l2_normalize(&features)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
+    }
+
+    /// L2-normalised image embeddings for a batch of preprocessed pixels (CHW floats, images
+    /// back to back).
+    pub fn encode_pixel_values(&self, pixels: Vec<f32>, batch: usize) -> Result<Vec<f32>> {
+        let size = self.model.config.vision_config.image_size;
+        let pixel_values = Tensor::from_vec(pixels, (batch, 3, size, size), &self.device)?;
+        let features = self.model.image_features(&pixel_values)?;
+        Ok(model::l2_normalize(&features)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
+    }
+}
+
+/// candle's messages for the two mistakes a user can fix, in the user's words.
+fn describe_load_error(e: candle_core::Error) -> String {
+    let text = e.to_string();
+    if let Some(name) = text.strip_prefix("cannot find tensor ") {
+        format!("missing tensor `{}` (not a complete Hugging Face CLIPModel checkpoint)", name.trim())
+    } else if text.starts_with("shape mismatch") {
+        format!("{text} (config.json does not describe these weights)")
+    } else {
+        text
+    }
+}

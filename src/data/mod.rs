@@ -1,0 +1,258 @@
+//! Image datasets behind one `--data KIND:PATH` syntax.
+//!
+//! * `folder:PATH`: a directory, `.tar` or `.tar.gz` laid out `SPLIT/CLASS/IMAGE` (any
+//!   prefix folders above `SPLIT` are ignored); archives are read as a stream, never
+//!   extracted. Classes are sorted by name unless a class list is given.
+//! * `cifar10-bin:PATH`: the official CIFAR-10 binary release, `cifar-10-binary.tar.gz` or
+//!   its extracted `cifar-10-batches-bin/` folder.
+//!
+//! Every sample keeps a stable id (its path inside the folder or archive, or
+//! `BATCH_FILE#RECORD`), and samples are ordered by class, then id, for folders, and by
+//! batch file, then record, for the binary release. Images are decoded lazily so a 10,000
+//! image split costs its compressed size in memory until it is encoded.
+
+mod cifar_bin;
+mod folder;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::clip::preprocess::RgbImage;
+use crate::error::{Error, Result};
+
+pub use cifar_bin::CIFAR10_CLASSES;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSpec {
+    CifarBin(PathBuf),
+    Folder(PathBuf),
+}
+
+impl FromStr for DataSpec {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<Self> {
+        let (kind, path) = spec.split_once(':').ok_or_else(|| {
+            Error::invalid(format!(
+                "--data {spec:?}: expected KIND:PATH, e.g. folder:cifar10-jpeg-test.tar.gz or cifar10-bin:cifar-10-binary.tar.gz"
+            ))
+        })?;
+        if path.is_empty() {
+            return Err(Error::invalid(format!("--data {spec:?}: PATH is empty")));
+        }
+        match kind {
+            "folder" => Ok(DataSpec::Folder(path.into())),
+            "cifar10-bin" => Ok(DataSpec::CifarBin(path.into())),
+            other => Err(Error::invalid(format!(
+                "--data {spec:?}: unknown kind {other:?} (use folder: or cifar10-bin:)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for DataSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSpec::CifarBin(p) => write!(f, "cifar10-bin:{}", p.display()),
+            DataSpec::Folder(p) => write!(f, "folder:{}", p.display()),
+        }
+    }
+}
+
+impl DataSpec {
+    pub fn path(&self) -> &Path {
+        match self {
+            DataSpec::CifarBin(p) | DataSpec::Folder(p) => p,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Test,
+}
+
+impl Split {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Split {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "train" => Ok(Split::Train),
+            "test" => Ok(Split::Test),
+            other => Err(Error::invalid(format!(
+                "unknown split {other:?} (use train or test)"
+            ))),
+        }
+    }
+}
+
+/// An image as stored: compressed file bytes, or raw pixels (the binary release).
+#[derive(Debug, Clone)]
+pub enum ImageSource {
+    Encoded(Vec<u8>),
+    Rgb(RgbImage),
+}
+
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub id: String,
+    pub label: usize,
+    pub image: ImageSource,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The `--data` spec it was read from.
+    pub spec: DataSpec,
+    pub split: Split,
+    pub classes: Vec<String>,
+    pub samples: Vec<Sample>,
+}
+
+impl Dataset {
+    /// Reads the split. `classes` fixes the class list and order for `folder:` data (every
+    /// listed class must be present, and no other).
+    pub fn load(spec: &DataSpec, split: Split, classes: Option<&[String]>) -> Result<Self> {
+        let (classes, samples) = match spec {
+            DataSpec::Folder(path) => folder::load(path, split, classes)?,
+            DataSpec::CifarBin(path) => cifar_bin::load(path, split)?,
+        };
+        Ok(Self {
+            spec: spec.clone(),
+            split,
+            classes,
+            samples,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Keeps at most `n` samples, taken round-robin over classes so that every class stays
+    /// represented (dataset order is class-major, so a plain prefix would hold one class).
+    pub fn balanced_limit(&mut self, n: usize) {
+        if n >= self.samples.len() {
+            return;
+        }
+        let mut by_class: Vec<Vec<Sample>> = vec![Vec::new(); self.classes.len()];
+        for s in self.samples.drain(..) {
+            by_class[s.label].push(s);
+        }
+        let mut cursors: Vec<std::vec::IntoIter<Sample>> =
+            by_class.into_iter().map(|v| v.into_iter()).collect();
+        let mut kept = Vec::with_capacity(n);
+        'outer: loop {
+            let mut any = false;
+            for c in cursors.iter_mut() {
+                if let Some(s) = c.next() {
+                    kept.push(s);
+                    any = true;
+                    if kept.len() == n {
+                        break 'outer;
+                    }
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+        kept.sort_by(|a, b| (a.label, &a.id).cmp(&(b.label, &b.id)));
+        self.samples = kept;
+    }
+
+    /// Decoded RGB pixels of sample `index`; the error names the sample and the container.
+    pub fn image(&self, index: usize) -> Result<RgbImage> {
+        let sample = &self.samples[index];
+        match &sample.image {
+            ImageSource::Rgb(img) => Ok(img.clone()),
+            ImageSource::Encoded(bytes) => RgbImage::decode(bytes).map_err(|e| {
+                Error::invalid(format!(
+                    "{}: image {}: cannot decode: {e}",
+                    self.spec.path().display(),
+                    sample.id
+                ))
+            }),
+        }
+    }
+
+    /// Content hash of the split: ids, labels, class names and every image's bytes.
+    /// Two datasets with the same manifest produce the same embeddings.
+    pub fn manifest_hash(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(b"softtext-dataset-v1\0");
+        h.update(self.split.as_str().as_bytes());
+        for c in &self.classes {
+            h.update(&(c.len() as u64).to_le_bytes());
+            h.update(c.as_bytes());
+        }
+        for s in &self.samples {
+            h.update(&(s.id.len() as u64).to_le_bytes());
+            h.update(s.id.as_bytes());
+            h.update(&(s.label as u64).to_le_bytes());
+            match &s.image {
+                ImageSource::Encoded(b) => {
+                    h.update(&(b.len() as u64).to_le_bytes());
+                    h.update(b);
+                }
+                ImageSource::Rgb(img) => {
+                    h.update(&(img.width as u64).to_le_bytes());
+                    h.update(&(img.height as u64).to_le_bytes());
+                    h.update(&img.pixels);
+                }
+            }
+        }
+        h.finalize().to_hex().to_string()
+    }
+
+    pub fn labels(&self) -> Vec<i64> {
+        self.samples.iter().map(|s| s.label as i64).collect()
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.samples.iter().map(|s| s.id.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs() {
+        assert_eq!(
+            "folder:a/b.tar.gz".parse::<DataSpec>().unwrap(),
+            DataSpec::Folder("a/b.tar.gz".into())
+        );
+        assert_eq!(
+            "cifar10-bin:x".parse::<DataSpec>().unwrap(),
+            DataSpec::CifarBin("x".into())
+        );
+        for bad in ["folder:", "nope:x", "plainpath"] {
+            let err = bad.parse::<DataSpec>().unwrap_err().to_string();
+            assert!(err.contains(bad), "{err}");
+        }
+        assert!("valid".parse::<Split>().is_err());
+    }
+}
