@@ -25,7 +25,29 @@ pub enum Error {
     Missing(String),
     /// A tensor operation failed; this is a bug or an unsupported configuration.
     #[error("tensor error: {0}")]
-    Tensor(#[from] candle_core::Error),
+    Tensor(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Tensor(without_backtrace(e))
+    }
+}
+
+/// candle appends a multi-line backtrace to its errors when `RUST_BACKTRACE` is set; a user
+/// needs the message, on one line.
+pub fn without_backtrace(e: candle_core::Error) -> candle_core::Error {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => without_backtrace(*inner),
+        candle_core::Error::WithPath { inner, path } => candle_core::Error::WithPath {
+            inner: Box::new(without_backtrace(*inner)),
+            path,
+        },
+        candle_core::Error::Context { inner, context } => {
+            candle_core::Error::Msg(format!("{context}: {}", without_backtrace(*inner)))
+        }
+        other => other,
+    }
 }
 
 impl Error {

@@ -14,6 +14,7 @@ pub mod embeddings;
 pub mod error;
 pub mod progress;
 pub mod prompts;
+pub mod umap;
 
 pub use error::{Error, Result};
 

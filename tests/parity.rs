@@ -56,16 +56,28 @@ impl Reference {
             .into_iter()
             .map(|p| root().join(p))
             .collect();
-        v.extend(self.strings("png_images").into_iter().map(|p| root().join(p)));
+        v.extend(
+            self.strings("png_images")
+                .into_iter()
+                .map(|p| root().join(p)),
+        );
         v
     }
 
     fn u8_rows(&self, name: &str) -> Vec<u8> {
-        self.tensor(name).flatten_all().unwrap().to_vec1::<u8>().unwrap()
+        self.tensor(name)
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<u8>()
+            .unwrap()
     }
 
     fn f32_rows(&self, name: &str) -> Vec<Vec<f32>> {
-        self.tensor(name).to_dtype(candle_core::DType::F32).unwrap().to_vec2::<f32>().unwrap()
+        self.tensor(name)
+            .to_dtype(candle_core::DType::F32)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()
     }
 }
 
@@ -95,7 +107,10 @@ fn check_token_ids(tokenizer: &ClipTokenizer, reference: &Reference) {
         assert_eq!(&got, want, "token ids differ for {text:?}");
     }
     let long = reference.manifest["long_text"].as_str().unwrap();
-    let err = tokenizer.encode(long, Overflow::Error).unwrap_err().to_string();
+    let err = tokenizer
+        .encode(long, Overflow::Error)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--truncate"), "{err}");
     let truncated: Vec<i64> = tokenizer
         .encode(long, Overflow::Truncate)
@@ -105,14 +120,20 @@ fn check_token_ids(tokenizer: &ClipTokenizer, reference: &Reference) {
         .collect();
     assert_eq!(
         truncated,
-        reference.tensor("long_text_truncated_ids").to_vec2::<i64>().unwrap()[0]
+        reference
+            .tensor("long_text_truncated_ids")
+            .to_vec2::<i64>()
+            .unwrap()[0]
     );
 }
 
 #[test]
 fn token_ids_match_openai() {
     let (files, reference) = tiny();
-    check_token_ids(&ClipTokenizer::from_file(&files.tokenizer).unwrap(), &reference);
+    check_token_ids(
+        &ClipTokenizer::from_file(&files.tokenizer).unwrap(),
+        &reference,
+    );
     // The built-in vocabulary is the same file.
     check_token_ids(&ClipTokenizer::openai().unwrap(), &reference);
 }
@@ -141,7 +162,10 @@ fn decoded_pixels_match_pil() {
             assert_eq!(max, 0, "{} decodes differently", path.display());
         }
     }
-    assert!(worst_jpeg <= 1, "JPEG decode differs from PIL by {worst_jpeg}");
+    assert!(
+        worst_jpeg <= 1,
+        "JPEG decode differs from PIL by {worst_jpeg}"
+    );
 }
 
 /// Given PIL's decoded pixels, the resize and crop are bit-exact with PIL + torchvision; from
@@ -156,15 +180,37 @@ fn resized_pixels_match_pil() {
     for (i, path) in reference.images().iter().enumerate() {
         let want = &expected[i * per_image..(i + 1) * per_image];
         let shape = reference.tensor(&format!("decoded/{i}")).dims().to_vec();
-        let pil_decoded =
-            RgbImage::new(shape[1], shape[0], reference.u8_rows(&format!("decoded/{i}"))).unwrap();
+        let pil_decoded = RgbImage::new(
+            shape[1],
+            shape[0],
+            reference.u8_rows(&format!("decoded/{i}")),
+        )
+        .unwrap();
         let exact = clip.preprocess.resize_crop(&pil_decoded).unwrap();
-        let mismatches = exact.pixels.iter().zip(want).filter(|(a, b)| a != b).count();
+        let mismatches = exact
+            .pixels
+            .iter()
+            .zip(want)
+            .filter(|(a, b)| a != b)
+            .count();
         assert_eq!(mismatches, 0, "{}: resize differs from PIL", path.display());
 
-        let ours = clip.preprocess.resize_crop(&RgbImage::open(path).unwrap()).unwrap();
-        let max = ours.pixels.iter().zip(want).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
-        assert!(max <= 1, "{}: preprocessed pixels differ by {max}/255", path.display());
+        let ours = clip
+            .preprocess
+            .resize_crop(&RgbImage::open(path).unwrap())
+            .unwrap();
+        let max = ours
+            .pixels
+            .iter()
+            .zip(want)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        assert!(
+            max <= 1,
+            "{}: preprocessed pixels differ by {max}/255",
+            path.display()
+        );
     }
 }
 
@@ -178,17 +224,38 @@ fn pixel_values_match_openai_transform() {
         .iter()
         .map(|v| v.as_u64().unwrap() as usize)
         .collect();
-    let openai = reference.tensor("pixel_values_openai").flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let hf = reference.tensor("pixel_values_hf").flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let openai = reference
+        .tensor("pixel_values_openai")
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let hf = reference
+        .tensor("pixel_values_hf")
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     let per = openai.len() / subset.len();
     for (k, &i) in subset.iter().enumerate() {
         let shape = reference.tensor(&format!("decoded/{i}")).dims().to_vec();
-        let decoded =
-            RgbImage::new(shape[1], shape[0], reference.u8_rows(&format!("decoded/{i}"))).unwrap();
+        let decoded = RgbImage::new(
+            shape[1],
+            shape[0],
+            reference.u8_rows(&format!("decoded/{i}")),
+        )
+        .unwrap();
         let ours = clip.preprocess.pixel_values(&decoded).unwrap();
         let want = &openai[k * per..(k + 1) * per];
-        let max = ours.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        assert!(max < 1e-5, "image {i}: pixel values differ from OpenAI's by {max}");
+        let max = ours
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            max < 1e-5,
+            "image {i}: pixel values differ from OpenAI's by {max}"
+        );
         // transformers' processor floors the crop offset; on these images it agrees with
         // torchvision except where a margin is odd, which then shifts by one pixel.
         let hf_max = ours
@@ -216,7 +283,10 @@ fn check_embeddings(files: &ClipFiles, reference: &Reference, min_cosine: f64) {
     for (i, want) in theirs.iter().enumerate() {
         worst = worst.min(cosine(&ours[i * dim..(i + 1) * dim], want));
     }
-    eprintln!("image embeddings: min cosine {worst:.9} over {} images", images.len());
+    eprintln!(
+        "image embeddings: min cosine {worst:.9} over {} images",
+        images.len()
+    );
     assert!(worst >= min_cosine, "image embedding cosine {worst}");
 
     let ids: Vec<Vec<u32>> = reference
@@ -232,10 +302,18 @@ fn check_embeddings(files: &ClipFiles, reference: &Reference, min_cosine: f64) {
     for (i, want) in theirs.iter().enumerate() {
         worst = worst.min(cosine(&ours[i * dim..(i + 1) * dim], want));
     }
-    eprintln!("text embeddings: min cosine {worst:.9} over {} texts", ids.len());
+    eprintln!(
+        "text embeddings: min cosine {worst:.9} over {} texts",
+        ids.len()
+    );
     assert!(worst >= min_cosine, "text embedding cosine {worst}");
 
-    let want = reference.tensor("logit_scale").flatten_all().unwrap().to_vec1::<f32>().unwrap()[0];
+    let want = reference
+        .tensor("logit_scale")
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()[0];
     assert!((clip.model.logit_scale().unwrap() - want).abs() < 1e-4);
 }
 
@@ -251,9 +329,11 @@ fn embeddings_match_transformers() {
 #[ignore = "needs SOFTTEXT_PARITY_DIR from tools/make_fixtures.py --size vit-l-14"]
 fn vit_l_14_parity() {
     let dir = PathBuf::from(std::env::var("SOFTTEXT_PARITY_DIR").expect("set SOFTTEXT_PARITY_DIR"));
-    let files =
-        ClipFiles::resolve(dir.join("clip-vit-l-14-random").to_str().unwrap()).unwrap();
+    let files = ClipFiles::resolve(dir.join("clip-vit-l-14-random").to_str().unwrap()).unwrap();
     let reference = Reference::load(&dir.join("reference"));
-    check_token_ids(&ClipTokenizer::from_file(&files.tokenizer).unwrap(), &reference);
+    check_token_ids(
+        &ClipTokenizer::from_file(&files.tokenizer).unwrap(),
+        &reference,
+    );
     check_embeddings(&files, &reference, 1.0 - 1e-5);
 }

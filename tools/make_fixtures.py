@@ -22,7 +22,8 @@ Usage (from the repository root, in a venv with ``pip install torch transformers
                                                         # plus reference outputs (not committed)
 
 The second form is what ``SOFTTEXT_PARITY_DIR=/tmp/parity-l14 cargo test --release --test parity
--- --ignored`` checks.
+-- --ignored`` checks. ``--size vit-b-32`` makes a ViT-B/32-sized random checkpoint the same way
+(used for CPU throughput figures).
 """
 
 from __future__ import annotations
@@ -214,6 +215,25 @@ def vit_l_14_config() -> "CLIPConfig":
     )
 
 
+def vit_b_32_config() -> "CLIPConfig":
+    """The architecture of openai/clip-vit-base-patch32."""
+    from transformers import CLIPConfig
+
+    return CLIPConfig(
+        text_config=dict(
+            vocab_size=49408, hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
+            num_attention_heads=8, max_position_embeddings=77, hidden_act="quick_gelu",
+            projection_dim=512, bos_token_id=0, eos_token_id=2, pad_token_id=1,
+        ),
+        vision_config=dict(
+            hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+            num_attention_heads=12, image_size=224, patch_size=32, hidden_act="quick_gelu",
+            projection_dim=512,
+        ),
+        projection_dim=512,
+    )
+
+
 def randomise(model: torch.nn.Module, seed: int) -> None:
     """Random weights that keep activations in a realistic range (unlike HF's init, whose
     tiny layer-norm-free scales would let a bug hide in near-constant outputs)."""
@@ -372,7 +392,7 @@ def write_reference(out: Path, model, model_dir: Path, tokenizer_json: Path, ima
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", choices=["tiny", "vit-l-14"], default="tiny")
+    ap.add_argument("--size", choices=["tiny", "vit-b-32", "vit-l-14"], default="tiny")
     ap.add_argument("--out", type=Path, help="output folder (default: fixtures/)")
     ap.add_argument("--seed", type=int, default=20240601)
     args = ap.parse_args()
@@ -385,11 +405,12 @@ def main() -> None:
         config = tiny_config()
     else:
         if not args.out:
-            sys.exit("error: --size vit-l-14 needs --out (the checkpoint is 1.7 GB)")
-        model_dir, ref_dir = args.out / "clip-vit-l-14-random", args.out / "reference"
-        config = vit_l_14_config()
+            sys.exit(f"error: --size {args.size} needs --out (the checkpoint is large)")
+        model_dir = args.out / f"clip-{args.size}-random"
+        ref_dir = args.out / "reference"
+        config = vit_l_14_config() if args.size == "vit-l-14" else vit_b_32_config()
     model = write_model(model_dir, config, tokenizer_json, args.seed)
-    images_out = FIXTURES / "images"
+    images_out = FIXTURES / "images"  # shared by every size: the same inputs at every scale
     images_out.mkdir(parents=True, exist_ok=True)
     write_reference(ref_dir, model, model_dir, tokenizer_json, images_out)
 

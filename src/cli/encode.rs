@@ -71,7 +71,11 @@ pub fn run_texts(args: EncodeTextsArgs) -> Result<()> {
         return Err(Error::invalid("no texts to encode"));
     }
     let clip = args.model.load()?;
-    let overflow = if args.truncate { Overflow::Truncate } else { Overflow::Error };
+    let overflow = if args.truncate {
+        Overflow::Truncate
+    } else {
+        Overflow::Error
+    };
     let started = Instant::now();
     let data = encode_texts(&clip, &texts, overflow, args.batch_size)?;
     let embeddings = Embeddings {
@@ -139,7 +143,12 @@ pub fn run_images(args: EncodeImagesArgs) -> Result<()> {
     }
     let clip = args.model.load()?;
     let checkpoint_hash = clip.files.content_hash()?;
-    let key = image_cache_key(&checkpoint_hash, &clip, args.model.device, &dataset.manifest_hash());
+    let key = image_cache_key(
+        &checkpoint_hash,
+        &clip,
+        args.model.device,
+        &dataset.manifest_hash(),
+    );
     if !args.force {
         if let Some(cached) = Embeddings::load_if_fresh(&args.out, &key) {
             status(format!(

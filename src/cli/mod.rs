@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Result;
 
-const ABOUT: &str = "Reproduce, test and extend the soft-text-prompt study for CLIP zero-shot classification.";
+const ABOUT: &str =
+    "Reproduce, test and extend the soft-text-prompt study for CLIP zero-shot classification.";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -24,7 +25,7 @@ local Hugging Face cache.";
 #[derive(Debug, Parser)]
 #[command(name = "softtext", version, about = ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// No progress bars or status lines (they are also off when stderr is not a terminal).
+    /// No progress bars or status lines (bars are also off when stderr is not a terminal).
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
@@ -51,9 +52,10 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Status lines go to stderr and only when someone is watching.
+/// One-line status reports go to stderr (stdout stays clean for data) unless `--quiet`;
+/// unlike progress bars they are kept when stderr is a log file.
 pub(crate) fn status(message: impl AsRef<str>) {
-    if crate::progress::interactive() {
+    if !crate::progress::is_quiet() {
         eprintln!("{}", message.as_ref());
     }
 }

@@ -25,7 +25,11 @@ pub fn run(args: TokenizeArgs) -> Result<()> {
         Some(spec) => ClipTokenizer::from_file(&ClipFiles::resolve(spec)?.tokenizer)?,
         None => ClipTokenizer::openai()?,
     };
-    let overflow = if args.truncate { Overflow::Truncate } else { Overflow::Error };
+    let overflow = if args.truncate {
+        Overflow::Truncate
+    } else {
+        Overflow::Error
+    };
     let ids = tokenizer.encode_all(&args.texts, overflow)?;
     if args.json {
         println!("{}", serde_json::to_string(&ids).expect("ids serialise"));

@@ -71,9 +71,11 @@ impl ClipFiles {
             for snapshot in snapshots(&repo) {
                 match Self::in_dir(spec, &snapshot) {
                     Ok(files) => return Ok(files),
-                    Err(missing) => {
-                        searched.push(format!("{} (missing {})", snapshot.display(), missing.join(", ")))
-                    }
+                    Err(missing) => searched.push(format!(
+                        "{} (missing {})",
+                        snapshot.display(),
+                        missing.join(", ")
+                    )),
                 }
             }
             if !repo.exists() {
@@ -95,9 +97,13 @@ impl ClipFiles {
     pub fn content_hash(&self) -> Result<String> {
         let mut h = blake3::Hasher::new();
         h.update(b"softtext-checkpoint-v1\0");
-        for path in [Some(&self.config), Some(&self.tokenizer), self.preprocessor.as_ref()]
-            .into_iter()
-            .flatten()
+        for path in [
+            Some(&self.config),
+            Some(&self.tokenizer),
+            self.preprocessor.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
             h.update(&(bytes.len() as u64).to_le_bytes());

@@ -34,7 +34,9 @@ impl FromStr for DeviceKind {
         match s {
             "cpu" => Ok(Self::Cpu),
             "cuda" | "gpu" => Ok(Self::Cuda),
-            other => Err(Error::invalid(format!("unknown device {other:?} (use cpu or cuda)"))),
+            other => Err(Error::invalid(format!(
+                "unknown device {other:?} (use cpu or cuda)"
+            ))),
         }
     }
 }
@@ -87,7 +89,9 @@ impl FromStr for Precision {
             "f32" => Ok(Self::F32),
             "f16" => Ok(Self::F16),
             "bf16" => Ok(Self::Bf16),
-            other => Err(Error::invalid(format!("unknown dtype {other:?} (use f32, f16 or bf16)"))),
+            other => Err(Error::invalid(format!(
+                "unknown dtype {other:?} (use f32, f16 or bf16)"
+            ))),
         }
     }
 }
@@ -137,7 +141,10 @@ impl Clip {
         let vb = unsafe {
             VarBuilder::from_mmaped_safetensors(&[&files.weights], precision.dtype(), &device)
         }
-        .map_err(|e| Error::checkpoint(&files.weights, format!("cannot read: {e}")))?;
+        .map_err(|e| {
+            let e = crate::error::without_backtrace(e);
+            Error::checkpoint(&files.weights, format!("cannot read: {e}"))
+        })?;
         let model = ClipModel::new(vb, &config)
             .map_err(|e| Error::checkpoint(&files.weights, describe_load_error(e)))?;
         Ok(Self {
@@ -177,9 +184,14 @@ impl Clip {
 
 /// candle's messages for the two mistakes a user can fix, in the user's words.
 fn describe_load_error(e: candle_core::Error) -> String {
-    let text = e.to_string();
+    let text = crate::error::without_backtrace(e)
+        .to_string()
+        .replace('\n', " ");
     if let Some(name) = text.strip_prefix("cannot find tensor ") {
-        format!("missing tensor `{}` (not a complete Hugging Face CLIPModel checkpoint)", name.trim())
+        format!(
+            "missing tensor `{}` (not a complete Hugging Face CLIPModel checkpoint)",
+            name.trim()
+        )
     } else if text.starts_with("shape mismatch") {
         format!("{text} (config.json does not describe these weights)")
     } else {

@@ -86,8 +86,8 @@ impl Attention {
         };
         // Half-precision exponentials lose the small probabilities; transformers also
         // normalises in f32 and casts back.
-        let probs = candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?
-            .to_dtype(v.dtype())?;
+        let probs =
+            candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?.to_dtype(v.dtype())?;
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -128,7 +128,9 @@ struct EncoderLayer {
 
 impl EncoderLayer {
     fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let attended = self.self_attn.forward(&self.layer_norm1.forward(xs)?, mask)?;
+        let attended = self
+            .self_attn
+            .forward(&self.layer_norm1.forward(xs)?, mask)?;
         let xs = (xs + attended)?;
         let transformed = self.mlp.forward(&self.layer_norm2.forward(&xs)?)?;
         xs + transformed
@@ -251,9 +253,7 @@ impl ClipTextTransformer {
         }
         let flat: Vec<u32> = ids
             .iter()
-            .flat_map(|row| {
-                (0..tokens).map(move |i| row.get(i).copied().unwrap_or(0))
-            })
+            .flat_map(|row| (0..tokens).map(move |i| row.get(i).copied().unwrap_or(0)))
             .collect();
         let input = Tensor::from_vec(flat, (batch, tokens), device)?;
         let xs = self
@@ -336,8 +336,7 @@ impl ClipVisionTransformer {
     /// `pixel_values [batch, channels, size, size]`.
     pub fn forward(&self, pixel_values: &Tensor) -> Result<Tensor> {
         let (batch, channels, height, width) = pixel_values.dims4()?;
-        if channels != self.num_channels || height != self.image_size || width != self.image_size
-        {
+        if channels != self.num_channels || height != self.image_size || width != self.image_size {
             candle_core::bail!(
                 "pixel_values must be [batch, {}, {}, {}], got {:?}",
                 self.num_channels,
@@ -355,18 +354,20 @@ impl ClipVisionTransformer {
             .permute((0, 2, 4, 1, 3, 5))?
             .contiguous()?
             .reshape((batch * grid * grid, channels * p * p))?;
-        let patch_embeds = patches
-            .matmul(&self.patch_weight.t()?)?
-            .reshape((batch, grid * grid, hidden))?;
+        let patch_embeds =
+            patches
+                .matmul(&self.patch_weight.t()?)?
+                .reshape((batch, grid * grid, hidden))?;
         let class = self
             .class_embedding
             .reshape((1, 1, hidden))?
             .broadcast_as((batch, 1, hidden))?;
-        let xs = Tensor::cat(&[&class, &patch_embeds], 1)?
-            .broadcast_add(&self.position_embedding)?;
+        let xs =
+            Tensor::cat(&[&class, &patch_embeds], 1)?.broadcast_add(&self.position_embedding)?;
         let xs = self.pre_layrnorm.forward(&xs)?;
         let xs = self.encoder.forward(&xs, None)?;
-        self.post_layernorm.forward(&xs.i((.., 0, ..))?.contiguous()?)
+        self.post_layernorm
+            .forward(&xs.i((.., 0, ..))?.contiguous()?)
     }
 }
 
@@ -417,7 +418,10 @@ impl ClipModel {
 
     /// `exp(logit_scale)`, the temperature CLIP multiplies cosine similarities by.
     pub fn logit_scale(&self) -> Result<f32> {
-        self.logit_scale.to_dtype(DType::F32)?.exp()?.to_scalar::<f32>()
+        self.logit_scale
+            .to_dtype(DType::F32)?
+            .exp()?
+            .to_scalar::<f32>()
     }
 }
 

@@ -15,7 +15,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, IoContext, Result};
 
+// OpenAI's published constants, digit for digit; as f32 they round exactly as torch's do.
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// An 8-bit RGB image, row-major, 3 bytes a pixel.
@@ -165,9 +168,8 @@ impl Preprocess {
     /// resampling filter, no resize, no crop) are refused rather than ignored.
     pub fn from_file(path: &Path, image_size: usize) -> Result<Self> {
         let text = std::fs::read_to_string(path).at(path)?;
-        let json: PreprocessorJson = serde_json::from_str(&text).map_err(|e| {
-            Error::checkpoint(path, format!("line {}: {e}", e.line()))
-        })?;
+        let json: PreprocessorJson = serde_json::from_str(&text)
+            .map_err(|e| Error::checkpoint(path, format!("line {}: {e}", e.line())))?;
         let unsupported = |field: &str, value: String| {
             Error::checkpoint(
                 path,
@@ -198,7 +200,9 @@ impl Preprocess {
             Some(SizeJson::Square(s)) | Some(SizeJson::Shortest { shortest_edge: s }) => {
                 (p.crop_height, p.crop_width) = (s, s)
             }
-            Some(SizeJson::Rect { height, width }) => (p.crop_height, p.crop_width) = (height, width),
+            Some(SizeJson::Rect { height, width }) => {
+                (p.crop_height, p.crop_width) = (height, width)
+            }
             None => {}
         }
         let triple = |field: &str, v: Option<Vec<f32>>, default: [f32; 3]| -> Result<[f32; 3]> {
@@ -411,7 +415,9 @@ pub fn resize_bicubic(image: &RgbImage, out_w: usize, out_h: usize) -> RgbImage 
             let acc = vertical.weights[y]
                 .iter()
                 .enumerate()
-                .fold(half, |acc, (k, &w)| acc + rows[(start + k) * stride + i] as i64 * w as i64);
+                .fold(half, |acc, (k, &w)| {
+                    acc + rows[(start + k) * stride + i] as i64 * w as i64
+                });
             *dst = clip8(acc);
         }
     }
@@ -440,7 +446,10 @@ mod tests {
             let k = kernel(i, o);
             for w in &k.weights {
                 let sum: i64 = w.iter().map(|&x| x as i64).sum();
-                assert!((sum - (1 << PRECISION_BITS)).abs() <= w.len() as i64, "{i}->{o}: {sum}");
+                assert!(
+                    (sum - (1 << PRECISION_BITS)).abs() <= w.len() as i64,
+                    "{i}->{o}: {sum}"
+                );
             }
         }
     }

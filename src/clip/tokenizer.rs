@@ -68,9 +68,9 @@ impl ClipTokenizer {
             .with_truncation(None)
             .map_err(|e| Error::checkpoint(path, e.to_string()))?;
         let id = |token: &str| {
-            inner.token_to_id(token).ok_or_else(|| {
-                Error::checkpoint(path, format!("vocabulary has no {token} token"))
-            })
+            inner
+                .token_to_id(token)
+                .ok_or_else(|| Error::checkpoint(path, format!("vocabulary has no {token} token")))
         };
         let (start_id, end_id) = (id(START_OF_TEXT)?, id(END_OF_TEXT)?);
         Ok(Self {
@@ -129,7 +129,11 @@ impl ClipTokenizer {
         Ok(ids)
     }
 
-    pub fn encode_all<S: AsRef<str>>(&self, texts: &[S], overflow: Overflow) -> Result<Vec<Vec<u32>>> {
+    pub fn encode_all<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        overflow: Overflow,
+    ) -> Result<Vec<Vec<u32>>> {
         texts
             .iter()
             .enumerate()

@@ -54,7 +54,11 @@ pub(super) fn load(path: &Path, split: Split) -> Result<(Vec<String>, Vec<Sample
                 "{}: {name} not found (the {split} split needs {}; found: {})",
                 path.display(),
                 wanted.join(", "),
-                if found.is_empty() { "nothing".to_string() } else { found.join(", ") }
+                if found.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    found.join(", ")
+                }
             ))
         })?;
         samples.extend(parse_batch(path, name, bytes, classes.len())?);
@@ -96,13 +100,18 @@ fn read_files(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, Vec<u8>
         Box::new(reader)
     };
     let corrupt = |e: std::io::Error| {
-        Error::invalid(format!("{}: corrupt or truncated archive: {e}", path.display()))
+        Error::invalid(format!(
+            "{}: corrupt or truncated archive: {e}",
+            path.display()
+        ))
     };
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         let entry_path = entry.path().map_err(corrupt)?.to_path_buf();
-        let Some(file_name) = entry_path.file_name().map(|n| n.to_string_lossy().into_owned())
+        let Some(file_name) = entry_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
         else {
             continue;
         };
@@ -122,9 +131,8 @@ fn read_files(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, Vec<u8>
 }
 
 fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
-    let text = std::str::from_utf8(bytes).map_err(|_| {
-        Error::invalid(format!("{}: {META} is not UTF-8 text", path.display()))
-    })?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Error::invalid(format!("{}: {META} is not UTF-8 text", path.display())))?;
     let classes: Vec<String> = text
         .lines()
         .map(str::trim)

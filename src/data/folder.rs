@@ -26,7 +26,12 @@ struct Scan {
 impl Scan {
     /// Records `rel` (a `/`-separated path) if it sits at `.../SPLIT/CLASS/FILE`, or its
     /// folder if it is `.../SPLIT/CLASS`.
-    fn add(&mut self, rel: &str, is_dir: bool, bytes: impl FnOnce() -> Result<Vec<u8>>) -> Result<()> {
+    fn add(
+        &mut self,
+        rel: &str,
+        is_dir: bool,
+        bytes: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Result<()> {
         let parts: Vec<&str> = rel
             .split('/')
             .filter(|p| !p.is_empty() && *p != ".")
@@ -70,7 +75,11 @@ pub(super) fn load(
         return Err(Error::invalid(format!(
             "{}: no {wanted:?} split (expected SPLIT/CLASS/IMAGE; found splits: {})",
             path.display(),
-            if found.is_empty() { "none".to_string() } else { found.join(", ") }
+            if found.is_empty() {
+                "none".to_string()
+            } else {
+                found.join(", ")
+            }
         )));
     }
     let found_classes: BTreeSet<String> = scan
@@ -166,7 +175,11 @@ fn walk(root: &Path, rel: &str, scan: &mut Scan) -> Result<()> {
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let child = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         let path = entry.path();
         let is_dir = entry.file_type().at(&path)?.is_dir();
         scan.add(&child, is_dir, || std::fs::read(&path).at(&path))?;
@@ -186,7 +199,11 @@ fn read_tar<R: Read>(path: &Path, reader: R, scan: &mut Scan) -> Result<()> {
             path.display()
         ))
     };
-    for (n, entry) in archive.entries().map_err(|e| corrupt(&last, e))?.enumerate() {
+    for (n, entry) in archive
+        .entries()
+        .map_err(|e| corrupt(&last, e))?
+        .enumerate()
+    {
         let mut entry = entry.map_err(|e| corrupt(&last, e))?;
         let rel = entry
             .path()

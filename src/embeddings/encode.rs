@@ -74,7 +74,11 @@ pub fn encode_dataset(clip: &Clip, dataset: &Dataset, batch_size: usize) -> Resu
     Ok(out)
 }
 
-fn prepare_batch(clip: &Clip, dataset: &Dataset, range: std::ops::Range<usize>) -> Result<Vec<f32>> {
+fn prepare_batch(
+    clip: &Clip,
+    dataset: &Dataset,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<f32>> {
     let per_image: Vec<Vec<f32>> = range
         .into_par_iter()
         .map(|i| clip.preprocess.pixel_values(&dataset.image(i)?))
@@ -103,7 +107,11 @@ pub fn encode_texts<S: AsRef<str>>(
         })
         .collect();
     let ids = clip.tokenizer.encode_all(&unique, overflow)?;
-    let length = |row: &[u32]| row.iter().position(|&t| t == clip.tokenizer.end_id()).unwrap_or(0);
+    let length = |row: &[u32]| {
+        row.iter()
+            .position(|&t| t == clip.tokenizer.end_id())
+            .unwrap_or(0)
+    };
     let mut order: Vec<usize> = (0..unique.len()).collect();
     order.sort_by_key(|&i| (length(&ids[i]), i));
 

@@ -167,7 +167,10 @@ impl Embeddings {
                 .ok_or_else(|| format!("metadata field softtext.{k} is missing"))
         };
         if get("format")? != FORMAT {
-            return Err(format!("softtext.format is {:?}, expected {FORMAT}", get("format")?));
+            return Err(format!(
+                "softtext.format is {:?}, expected {FORMAT}",
+                get("format")?
+            ));
         }
         let kind = match get("kind")?.as_str() {
             "image" => Kind::Image,
@@ -176,8 +179,8 @@ impl Embeddings {
         };
         let ids: Vec<String> =
             serde_json::from_str(&get("ids")?).map_err(|e| format!("softtext.ids: {e}"))?;
-        let classes: Vec<String> = serde_json::from_str(&get("classes")?)
-            .map_err(|e| format!("softtext.classes: {e}"))?;
+        let classes: Vec<String> =
+            serde_json::from_str(&get("classes")?).map_err(|e| format!("softtext.classes: {e}"))?;
         let tensors = safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| format!("not a safetensors file ({e})"))?;
         let emb = tensors
@@ -229,8 +232,13 @@ impl Embeddings {
         }
         let info = meta
             .iter()
-            .filter_map(|(k, v)| k.strip_prefix("softtext.").map(|k| (k.to_string(), v.clone())))
-            .filter(|(k, _)| !["format", "kind", "key", "ids", "classes", "checksum"].contains(&k.as_str()))
+            .filter_map(|(k, v)| {
+                k.strip_prefix("softtext.")
+                    .map(|k| (k.to_string(), v.clone()))
+            })
+            .filter(|(k, _)| {
+                !["format", "kind", "key", "ids", "classes", "checksum"].contains(&k.as_str())
+            })
             .collect();
         Ok(Self {
             kind,

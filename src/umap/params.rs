@@ -1,0 +1,205 @@
+use serde::{Deserialize, Serialize};
+
+use crate::umap::error::{Result, UmapError};
+
+/// Distance used for the high-dimensional nearest-neighbour graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Metric {
+    /// `1 - cos(x, y)`, the metric CLIP embeddings are compared with.
+    #[default]
+    Cosine,
+    Euclidean,
+}
+
+/// How the low-dimensional layout is seeded before the SGD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Init {
+    /// Leading non-trivial eigenvectors of the graph's normalised Laplacian.
+    /// Falls back to [`Init::Pca`] when the graph is disconnected or the
+    /// eigen-solve does not converge (see [`crate::umap::InitReport`]).
+    #[default]
+    Spectral,
+    /// First principal components of the raw input; falls back to
+    /// [`Init::Random`] when the input has no variance.
+    Pca,
+    /// Uniform in `[-10, 10]^2`.
+    Random,
+}
+
+/// Validated hyper-parameters; only [`UmapParams::check`] creates one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UmapValidParams {
+    pub(crate) n_neighbors: usize,
+    pub(crate) min_dist: f32,
+    pub(crate) spread: f32,
+    pub(crate) n_epochs: Option<usize>,
+    pub(crate) metric: Metric,
+    pub(crate) seed: u64,
+    pub(crate) negative_sample_rate: usize,
+    pub(crate) learning_rate: f32,
+    pub(crate) set_op_mix_ratio: f32,
+    pub(crate) init: Init,
+}
+
+impl UmapValidParams {
+    /// Neighbourhood size, counting the point itself (umap-learn's convention).
+    pub fn n_neighbors(&self) -> usize {
+        self.n_neighbors
+    }
+    pub fn min_dist(&self) -> f32 {
+        self.min_dist
+    }
+    pub fn spread(&self) -> f32 {
+        self.spread
+    }
+    pub fn n_epochs(&self) -> Option<usize> {
+        self.n_epochs
+    }
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    pub fn negative_sample_rate(&self) -> usize {
+        self.negative_sample_rate
+    }
+    pub fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
+    pub fn set_op_mix_ratio(&self) -> f32 {
+        self.set_op_mix_ratio
+    }
+    pub fn init(&self) -> Init {
+        self.init
+    }
+
+    /// umap-learn's default: 500 epochs up to 10,000 points, 200 above
+    /// (`graph.shape[0] <= 10000` in `simplicial_set_embedding`).
+    pub fn epochs_for(&self, n_rows: usize) -> usize {
+        self.n_epochs
+            .unwrap_or(if n_rows <= 10_000 { 500 } else { 200 })
+    }
+}
+
+/// Builder for [`UmapValidParams`], in the linfa params/check style.
+///
+/// ```
+/// use softtext::umap::{Metric, UmapParams};
+/// let params = UmapParams::new().n_neighbors(10).metric(Metric::Euclidean).seed(7).check().unwrap();
+/// assert_eq!(params.n_neighbors(), 10);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UmapParams(UmapValidParams);
+
+impl Default for UmapParams {
+    fn default() -> Self {
+        Self(UmapValidParams {
+            n_neighbors: 15,
+            min_dist: 0.1,
+            spread: 1.0,
+            n_epochs: None,
+            metric: Metric::Cosine,
+            seed: 42,
+            negative_sample_rate: 5,
+            learning_rate: 1.0,
+            set_op_mix_ratio: 1.0,
+            init: Init::Spectral,
+        })
+    }
+}
+
+impl UmapParams {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn n_neighbors(mut self, n_neighbors: usize) -> Self {
+        self.0.n_neighbors = n_neighbors;
+        self
+    }
+    pub fn min_dist(mut self, min_dist: f32) -> Self {
+        self.0.min_dist = min_dist;
+        self
+    }
+    pub fn spread(mut self, spread: f32) -> Self {
+        self.0.spread = spread;
+        self
+    }
+    pub fn n_epochs(mut self, n_epochs: Option<usize>) -> Self {
+        self.0.n_epochs = n_epochs;
+        self
+    }
+    pub fn metric(mut self, metric: Metric) -> Self {
+        self.0.metric = metric;
+        self
+    }
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
+        self
+    }
+    pub fn negative_sample_rate(mut self, rate: usize) -> Self {
+        self.0.negative_sample_rate = rate;
+        self
+    }
+    pub fn learning_rate(mut self, learning_rate: f32) -> Self {
+        self.0.learning_rate = learning_rate;
+        self
+    }
+    /// 1.0 is the pure fuzzy union, 0.0 the pure fuzzy intersection.
+    pub fn set_op_mix_ratio(mut self, ratio: f32) -> Self {
+        self.0.set_op_mix_ratio = ratio;
+        self
+    }
+    pub fn init(mut self, init: Init) -> Self {
+        self.0.init = init;
+        self
+    }
+
+    /// Validates without consuming the builder.
+    pub fn check_ref(&self) -> Result<&UmapValidParams> {
+        let p = &self.0;
+        let bad = |name, reason: String| Err(UmapError::InvalidParam { name, reason });
+        if p.n_neighbors < 2 {
+            return bad(
+                "n_neighbors",
+                format!("must be >= 2, got {}", p.n_neighbors),
+            );
+        }
+        if !(p.spread.is_finite() && p.spread > 0.0) {
+            return bad(
+                "spread",
+                format!("must be finite and > 0, got {}", p.spread),
+            );
+        }
+        if !(p.min_dist.is_finite() && p.min_dist >= 0.0 && p.min_dist <= p.spread) {
+            return bad(
+                "min_dist",
+                format!("must be in [0, spread = {}], got {}", p.spread, p.min_dist),
+            );
+        }
+        if p.n_epochs == Some(0) {
+            return bad("n_epochs", "must be >= 1 (or None for the default)".into());
+        }
+        if p.negative_sample_rate == 0 {
+            return bad("negative_sample_rate", "must be >= 1".into());
+        }
+        if !(p.learning_rate.is_finite() && p.learning_rate > 0.0) {
+            return bad(
+                "learning_rate",
+                format!("must be finite and > 0, got {}", p.learning_rate),
+            );
+        }
+        if !(0.0..=1.0).contains(&p.set_op_mix_ratio) {
+            return bad(
+                "set_op_mix_ratio",
+                format!("must be in [0, 1], got {}", p.set_op_mix_ratio),
+            );
+        }
+        Ok(p)
+    }
+
+    pub fn check(self) -> Result<UmapValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}

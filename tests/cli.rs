@@ -1,0 +1,310 @@
+//! The command line as scripts use it: exact output forms, the embedding cache, and one-line
+//! errors with a non-zero exit for every bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use softtext::embeddings::{Embeddings, Kind};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn softtext(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_softtext"))
+        .args(args)
+        .current_dir(root())
+        .env("HF_HOME", root().join("target/no-hf-home"))
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .expect("run softtext")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failure a user can read: non-zero exit, the error as the one last line (status lines
+/// may come before it), no panic or backtrace.
+fn assert_one_line_error(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    let errors: Vec<&&str> = lines.iter().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "expected one error line, got: {err}");
+    assert!(lines.last().unwrap().starts_with("error: "), "{err}");
+    for n in needles {
+        assert!(errors[0].contains(n), "{n:?} not in {err:?}");
+    }
+}
+
+#[test]
+fn tokenize_json_prints_77_ids_per_text() {
+    let o = softtext(&[
+        "tokenize",
+        "--json",
+        "dog look like a cat",
+        "A photo of a CAT.",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ids: Vec<Vec<u32>> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|r| r.len() == 77));
+    // The same ids OpenAI's tokenizer gave for these texts (tools/make_fixtures.py).
+    let reference = candle_core::safetensors::load(
+        root().join("fixtures/reference/reference.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/reference/reference.json")).unwrap(),
+    )
+    .unwrap();
+    let texts = manifest["texts"].as_array().unwrap();
+    let expected = reference["text_ids"].to_vec2::<i64>().unwrap();
+    for (row, text) in ids.iter().zip(["dog look like a cat", "A photo of a CAT."]) {
+        let i = texts
+            .iter()
+            .position(|t| t.as_str() == Some(text))
+            .unwrap_or_else(|| {
+                // Case and punctuation fold to the reference's "a photo of a cat.".
+                texts
+                    .iter()
+                    .position(|t| t.as_str() == Some("a photo of a cat."))
+                    .unwrap()
+            });
+        let want: Vec<u32> = expected[i].iter().map(|&x| x as u32).collect();
+        assert_eq!(row, &want, "{text}");
+    }
+    assert_eq!(ids[0][0], 49406);
+    assert!(ids[0][7..].iter().all(|&t| t == 0));
+}
+
+#[test]
+fn tokenize_refuses_long_text_unless_truncating() {
+    let long = "a photo of a big red truck ".repeat(20);
+    let o = softtext(&["tokenize", "--json", &long]);
+    assert_one_line_error(&o, &["text 1", "--truncate"]);
+    let o = softtext(&["tokenize", "--truncate", "--json", &long]);
+    assert!(o.status.success());
+    let ids: Vec<Vec<u32>> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ids[0][76], 49407);
+    assert_eq!(ids[0][0], 49406);
+}
+
+#[test]
+fn encode_texts_writes_unit_rows_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.safetensors");
+    let texts = [
+        "a photo of a cat.",
+        "dog look like a cat",
+        "a photo of a cat.",
+    ];
+    let mut args = vec![
+        "encode-texts",
+        "--clip",
+        "fixtures/clip-tiny",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(texts);
+    let o = softtext(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = Embeddings::load(&out).unwrap();
+    assert_eq!(e.kind, Kind::Text);
+    assert_eq!(e.ids, texts);
+    assert_eq!(e.dim, 24);
+    for i in 0..3 {
+        let norm: f32 = e.row(i).iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5);
+    }
+    assert_eq!(e.row(0), e.row(2), "duplicates encode identically");
+    assert_ne!(e.row(0), e.row(1));
+
+    let list = dir.path().join("texts.txt");
+    std::fs::write(&list, "a photo of a cat.\n\ndog look like a cat\n").unwrap();
+    let out2 = dir.path().join("t2.safetensors");
+    let o = softtext(&[
+        "encode-texts",
+        "--clip",
+        "fixtures/clip-tiny",
+        "--out",
+        out2.to_str().unwrap(),
+        "--texts-file",
+        list.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e2 = Embeddings::load(&out2).unwrap();
+    assert_eq!(e2.ids, &texts[..2]);
+    assert_eq!(e2.row(1), e.row(1));
+}
+
+#[test]
+fn encode_images_caches_and_rebuilds_corrupt_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("img.safetensors");
+    let args = [
+        "encode-images",
+        "--clip",
+        "fixtures/clip-tiny",
+        "--data",
+        "folder:fixtures/cifar10-sample",
+        "--split",
+        "test",
+        "--limit",
+        "30",
+        "--batch-size",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = softtext(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("wrote"), "{}", stderr(&o));
+    let first = Embeddings::load(&out).unwrap();
+    assert_eq!(first.len(), 30);
+    assert_eq!(first.labels.as_ref().unwrap().len(), 30);
+    assert_eq!(first.classes.len(), 10);
+    assert_eq!(first.ids[0], "test/airplane/0000.jpg");
+    assert_eq!(first.info["split"], "test");
+
+    let o = softtext(&args);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("up to date"), "{}", stderr(&o));
+
+    // Flip one byte of the tensor data: the checksum catches it and the file is rebuilt.
+    let mut bytes = std::fs::read(&out).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x55;
+    std::fs::write(&out, &bytes).unwrap();
+    assert!(Embeddings::load(&out)
+        .unwrap_err()
+        .to_string()
+        .contains("checksum"));
+    let o = softtext(&args);
+    assert!(stderr(&o).contains("wrote"), "{}", stderr(&o));
+    assert_eq!(
+        Embeddings::load(&out).unwrap(),
+        first,
+        "same inputs, same embeddings"
+    );
+
+    // Other inputs (a different limit) never reuse the file.
+    let mut other = args.to_vec();
+    other[8] = "20";
+    let o = softtext(&other);
+    assert!(stderr(&o).contains("wrote"), "{}", stderr(&o));
+    assert_eq!(Embeddings::load(&out).unwrap().len(), 20);
+}
+
+#[test]
+fn bad_inputs_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.safetensors");
+    let out = out.to_str().unwrap();
+    let img = |data: &str, split: &str| {
+        softtext(&[
+            "encode-images",
+            "--clip",
+            "fixtures/clip-tiny",
+            "--data",
+            data,
+            "--split",
+            split,
+            "--out",
+            out,
+        ])
+    };
+    assert_one_line_error(&img("nope:x", "test"), &["unknown kind \"nope\""]);
+    assert_one_line_error(
+        &img("folder:does/not/exist", "test"),
+        &["does/not/exist", "no such"],
+    );
+    assert_one_line_error(
+        &img("cifar10-bin:does/not/exist.tar.gz", "test"),
+        &["exist.tar.gz"],
+    );
+    assert_one_line_error(
+        &img("folder:fixtures/cifar10-sample", "valid"),
+        &["unknown split \"valid\""],
+    );
+
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(broken.join("test/cat")).unwrap();
+    std::fs::write(broken.join("test/cat/0.jpg"), b"\xff\xd8\xff\xe0 truncated").unwrap();
+    let o = img(&format!("folder:{}", broken.display()), "test");
+    assert_one_line_error(&o, &["test/cat/0.jpg", "cannot decode"]);
+    assert!(!std::path::Path::new(out).exists(), "no output on failure");
+
+    let o = softtext(&["encode-texts", "--clip", "no/such-model", "--out", out, "x"]);
+    assert_one_line_error(
+        &o,
+        &[
+            "no/such-model",
+            "config.json",
+            "searched",
+            "models--no--such-model",
+        ],
+    );
+
+    // A checkpoint with a tensor missing is refused, naming the tensor.
+    let ckpt = dir.path().join("ckpt");
+    std::fs::create_dir_all(&ckpt).unwrap();
+    for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+        std::fs::copy(root().join("fixtures/clip-tiny").join(f), ckpt.join(f)).unwrap();
+    }
+    let tensors = candle_core::safetensors::load(
+        root().join("fixtures/clip-tiny/model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    for missing in ["vision_model.embeddings.class_embedding", "logit_scale"] {
+        let mut t = tensors.clone();
+        t.remove(missing);
+        candle_core::safetensors::save(&t, ckpt.join("model.safetensors")).unwrap();
+        let o = softtext(&[
+            "encode-texts",
+            "--clip",
+            ckpt.to_str().unwrap(),
+            "--out",
+            out,
+            "x",
+        ]);
+        assert_one_line_error(&o, &["missing tensor", missing]);
+    }
+    // A shape that contradicts config.json.
+    let mut t = tensors.clone();
+    t.insert(
+        "visual_projection.weight".into(),
+        candle_core::Tensor::zeros((7, 64), candle_core::DType::F32, &candle_core::Device::Cpu)
+            .unwrap(),
+    );
+    candle_core::safetensors::save(&t, ckpt.join("model.safetensors")).unwrap();
+    let o = softtext(&[
+        "encode-texts",
+        "--clip",
+        ckpt.to_str().unwrap(),
+        "--out",
+        out,
+        "x",
+    ]);
+    assert_one_line_error(&o, &["visual_projection.weight", "shape"]);
+
+    let o = softtext(&[
+        "encode-texts",
+        "--clip",
+        "fixtures/clip-tiny",
+        "--device",
+        "tpu",
+        "--out",
+        out,
+        "x",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("unknown device"), "{}", stderr(&o));
+}
