@@ -30,7 +30,12 @@ impl SimpleBackend for RandomWeights {
         Tensor::randn(0f32, 0.02, s, dev)?.to_dtype(dtype)
     }
 
-    fn get_unchecked(&self, _name: &str, _dtype: DType, _dev: &Device) -> candle_core::Result<Tensor> {
+    fn get_unchecked(
+        &self,
+        _name: &str,
+        _dtype: DType,
+        _dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         candle_core::bail!("random weights need a shape")
     }
 

@@ -7,14 +7,19 @@
 //! (cached embedding files).
 
 pub mod artifact;
+pub mod auxiliary;
 pub mod cli;
 pub mod clip;
 pub mod data;
+#[cfg(feature = "download")]
+pub mod download;
 pub mod embeddings;
 pub mod error;
 pub mod progress;
 pub mod prompts;
+pub mod report;
 pub mod umap;
+pub mod zeroshot;
 
 pub use error::{Error, Result};
 

@@ -53,10 +53,18 @@ fn agrees_with_candle_transformers_clip() {
     };
     let theirs = candle_clip::ClipModel::new(vb, &config).unwrap();
 
-    let texts = ["a photo of a cat.", "automobile look like a truck", "dog look like a cat"];
+    let texts = [
+        "a photo of a cat.",
+        "automobile look like a truck",
+        "dog look like a cat",
+    ];
     let ids = ours.tokenizer.encode_all(&texts, Overflow::Error).unwrap();
     let ids_tensor = Tensor::new(ids.clone(), &Device::Cpu).unwrap();
-    let theirs_text = theirs.get_text_features(&ids_tensor).unwrap().to_vec2::<f32>().unwrap();
+    let theirs_text = theirs
+        .get_text_features(&ids_tensor)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
     let ours_text = ours.encode_token_ids(&ids).unwrap();
     let dim = ours.dim();
     for (i, row) in theirs_text.iter().enumerate() {
@@ -65,13 +73,18 @@ fn agrees_with_candle_transformers_clip() {
     }
 
     let image = RgbImage::open(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/cifar10-sample/test/cat/0000.jpg"),
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/cifar10-sample/test/cat/0000.jpg"),
     )
     .unwrap();
     let pixels = ours.preprocess.pixel_values(&image).unwrap();
     let size = c.vision_config.image_size;
     let pv = Tensor::from_vec(pixels.clone(), (1, 3, size, size), &Device::Cpu).unwrap();
-    let theirs_image = theirs.get_image_features(&pv).unwrap().to_vec2::<f32>().unwrap();
+    let theirs_image = theirs
+        .get_image_features(&pv)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
     let ours_image = ours.encode_pixel_values(pixels, 1).unwrap();
     let cos = cosine(&ours_image, &theirs_image[0]);
     assert!(cos > 1.0 - 1e-5, "image: cosine {cos}");

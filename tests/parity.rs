@@ -323,8 +323,8 @@ fn embeddings_match_transformers() {
     check_embeddings(&files, &reference, 1.0 - 1e-5);
 }
 
-/// Full-size parity: a random ViT-L/14 in Hugging Face format and its reference outputs,
-/// made by `tools/make_fixtures.py --size vit-l-14 --out DIR`.
+/// Full-size parity: a random ViT-L/14 (or ViT-B/32) in Hugging Face format and its
+/// reference outputs, made by `tools/make_fixtures.py --size vit-l-14 --out DIR`.
 #[test]
 #[ignore = "needs SOFTTEXT_PARITY_DIR from tools/make_fixtures.py --size vit-l-14"]
 fn vit_l_14_parity() {

@@ -1,0 +1,4 @@
+//! Inputs that come from outside CLIP's hard prompts: the auxiliary classifier whose top-2
+//! classes soft texts relate.
+
+pub mod predictions;

@@ -1,0 +1,254 @@
+//! Network fetching (the `download` feature): resumable HTTP downloads verified by checksum,
+//! Hugging Face hub checkpoints into the standard hub cache, and the official CIFAR-10
+//! archive.
+//!
+//! A download goes to `DEST.part` and is renamed into place only after it is complete and
+//! verified, so an interrupted run leaves at most a `.part` file, which the next run resumes
+//! with an HTTP range request.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+
+use crate::clip::checkpoint::{repo_folder, ClipFiles, PREPROCESSOR, REQUIRED};
+use crate::error::{Error, IoContext, Result};
+
+/// The official CIFAR-10 binary release and its published MD5.
+pub const CIFAR10_BINARY_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+pub const CIFAR10_BINARY_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+
+/// How many times a dropped connection is resumed before giving up.
+const ATTEMPTS: usize = 5;
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_recv_body(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+fn with_token(
+    req: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+    match std::env::var("HF_TOKEN") {
+        Ok(token) if !token.is_empty() => req.header("Authorization", format!("Bearer {token}")),
+        _ => req,
+    }
+}
+
+fn part_path(dest: &Path) -> PathBuf {
+    let mut name = dest.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    dest.with_file_name(name)
+}
+
+/// Downloads `url` to `dest`, resuming a previous partial download, and checks the MD5 when
+/// one is given. Returns early if `dest` already exists.
+pub fn fetch(url: &str, dest: &Path, md5_hex: Option<&str>) -> Result<()> {
+    if dest.is_file() {
+        return Ok(());
+    }
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).at(dir)?;
+    }
+    let part = part_path(dest);
+    let agent = agent();
+    let mut last_error = String::new();
+    for _ in 0..ATTEMPTS {
+        let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        let mut req = with_token(agent.get(url));
+        if have > 0 {
+            req = req.header("Range", format!("bytes={have}-"));
+        }
+        let mut response = match req.call() {
+            Ok(r) => r,
+            Err(e) => {
+                last_error = e.to_string();
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+        };
+        let status = response.status().as_u16();
+        let append = match status {
+            200 => false,
+            206 => true,
+            416 if have > 0 => break, // the partial file is already whole
+            404 => return Err(Error::Missing(format!("{url}: 404 not found"))),
+            other => {
+                return Err(Error::invalid(format!("{url}: HTTP status {other}")));
+            }
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(&part)
+            .at(&part)?;
+        let mut reader = response.body_mut().as_reader();
+        match std::io::copy(&mut reader, &mut file) {
+            Ok(_) => {
+                file.flush().at(&part)?;
+                last_error.clear();
+                break;
+            }
+            Err(e) => {
+                // Keep what arrived; the next attempt asks for the rest.
+                last_error = format!("connection dropped: {e}");
+                file.flush().at(&part)?;
+            }
+        }
+    }
+    if !last_error.is_empty() {
+        return Err(Error::invalid(format!(
+            "{url}: gave up after {ATTEMPTS} attempts ({last_error}); rerun to resume from {}",
+            part.display()
+        )));
+    }
+    if let Some(want) = md5_hex {
+        let got = md5_file(&part)?;
+        if !got.eq_ignore_ascii_case(want) {
+            std::fs::remove_file(&part).at(&part)?;
+            return Err(Error::invalid(format!(
+                "{url}: MD5 {got} does not match the expected {want}; the download was deleted"
+            )));
+        }
+    }
+    std::fs::rename(&part, dest).at(dest)?;
+    Ok(())
+}
+
+fn md5_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).at(path)?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).at(path)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// The hub endpoint: `$HF_ENDPOINT`, or huggingface.co.
+pub fn hub_endpoint() -> String {
+    std::env::var("HF_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "https://huggingface.co".to_string())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Fetches a CLIP checkpoint's files into the hub cache at `cache`
+/// (`models--ORG--NAME/{blobs,snapshots,refs}`, the layout `huggingface_hub` uses, so the
+/// files are shared with Python tools) and returns them.
+pub fn fetch_hub_checkpoint(
+    endpoint: &str,
+    repo_id: &str,
+    revision: &str,
+    cache: &Path,
+) -> Result<ClipFiles> {
+    let repo = cache.join(repo_folder(repo_id));
+    let agent = agent();
+    let mut commit: Option<String> = None;
+    for (file, required) in REQUIRED
+        .iter()
+        .map(|f| (*f, true))
+        .chain([(PREPROCESSOR, false)])
+    {
+        let url = format!("{endpoint}/{repo_id}/resolve/{revision}/{file}");
+        let head = with_token(agent.head(&url))
+            .call()
+            .map_err(|e| Error::invalid(format!("{url}: {e}")))?;
+        match head.status().as_u16() {
+            200 => {}
+            404 if !required => continue,
+            404 => {
+                return Err(Error::Missing(format!(
+                    "{url}: 404 not found ({repo_id} has no {file} at {revision})"
+                )))
+            }
+            401 | 403 => {
+                return Err(Error::Missing(format!(
+                    "{url}: access denied (set HF_TOKEN for gated or private repos)"
+                )))
+            }
+            other => return Err(Error::invalid(format!("{url}: HTTP status {other}"))),
+        }
+        let header = |name: &str| {
+            head.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim_start_matches("W/").trim_matches('"').to_string())
+        };
+        let this_commit = header("x-repo-commit").ok_or_else(|| {
+            Error::invalid(format!("{url}: the server sent no X-Repo-Commit header"))
+        })?;
+        let etag = header("x-linked-etag")
+            .or_else(|| header("etag"))
+            .ok_or_else(|| Error::invalid(format!("{url}: the server sent no ETag")))?;
+        let commit = commit.get_or_insert(this_commit).clone();
+        let blob = repo.join("blobs").join(&etag);
+        fetch(&url, &blob, None)?;
+        let link = repo.join("snapshots").join(&commit).join(file);
+        if !link.exists() {
+            let dir = link.parent().expect("snapshot folder");
+            std::fs::create_dir_all(dir).at(dir)?;
+            link_or_copy(&blob, &link)?;
+        }
+    }
+    let commit = commit.expect("at least one required file");
+    let refs = repo.join("refs");
+    std::fs::create_dir_all(&refs).at(&refs)?;
+    crate::artifact::write_atomic(&refs.join(revision), commit.as_bytes())?;
+    ClipFiles::in_dir(repo_id, &repo.join("snapshots").join(&commit)).map_err(|missing| {
+        Error::Missing(format!(
+            "{repo_id}: still missing {} after download",
+            missing.join(", ")
+        ))
+    })
+}
+
+#[cfg(unix)]
+fn link_or_copy(blob: &Path, link: &Path) -> Result<()> {
+    // Relative, as huggingface_hub makes them, so the cache can move.
+    let target = Path::new("../..")
+        .join("blobs")
+        .join(blob.file_name().expect("blob name"));
+    std::os::unix::fs::symlink(&target, link).at(link)
+}
+
+#[cfg(not(unix))]
+fn link_or_copy(blob: &Path, link: &Path) -> Result<()> {
+    std::fs::copy(blob, link).map(|_| ()).at(link)
+}
+
+/// Resolves `spec` locally, and when it is a repo id that is not cached, fetches it into the
+/// first hub cache folder (unless `offline`).
+pub fn resolve_or_fetch(spec: &str, offline: bool) -> Result<ClipFiles> {
+    match ClipFiles::resolve(spec) {
+        Ok(files) => Ok(files),
+        Err(e) if offline || !crate::clip::checkpoint::looks_like_repo_id(spec) => Err(e),
+        Err(_) => {
+            let cache = crate::clip::checkpoint::hub_caches()
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    Error::Missing("no Hugging Face cache folder: set HF_HOME".into())
+                })?;
+            fetch_hub_checkpoint(&hub_endpoint(), spec, "main", &cache)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Figures and the run report.
+//!
+//! Figures (`draw_joint`, `draw_confusion`, `draw_per_class`) are drawn with plotters and an
+//! embedded DejaVu Sans font, so nothing outside the binary is needed, and written as both
+//! `STEM.png` and `STEM.svg`. `write_report` then writes `report.md` (linking the figures)
+//! and a self-contained `report.html` (embedding them). Every file is replaced atomically,
+//! and the same input always gives byte-identical output.
+
+mod atomic;
+mod canvas;
+mod confusion;
+mod document;
+mod error;
+mod fonts;
+mod html;
+mod joint;
+mod labels;
+mod markdown;
+mod palette;
+mod per_class;
+mod table;
+
+pub use atomic::write_atomic;
+pub use confusion::{draw_confusion, ConfusionFigure};
+pub use document::{figure_stem, write_report, FigureRef, Report, FIGURES_DIR};
+pub use error::{ReportError, Result};
+pub use html::escape as escape_html;
+pub use joint::{draw_joint, mark_labels, JointFigure, ScatterImage, ScatterText};
+pub use markdown::escape as escape_markdown;
+pub use per_class::{draw_per_class, PerClassFigure};
+pub use table::Table;
+
+#[cfg(test)]
+mod tests;
