@@ -88,3 +88,23 @@ impl<T> IoContext<T> for std::result::Result<T, std::io::Error> {
         self.map_err(|e| Error::io(path, e))
     }
 }
+
+/// The stage modules keep their own error enums (each names the field or row at fault); at
+/// the library boundary they become one-line [`Error::Invalid`] messages.
+macro_rules! invalid_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Invalid(e.to_string())
+            }
+        }
+    )*};
+}
+
+invalid_from!(
+    crate::prompts::PromptError,
+    crate::zeroshot::ZeroShotError,
+    crate::auxiliary::predictions::AuxError,
+    crate::umap::UmapError,
+    crate::report::ReportError,
+);

@@ -390,6 +390,28 @@ def write_reference(out: Path, model, model_dir: Path, tokenizer_json: Path, ima
     check_tokenizers_agree(tokenizer_json, texts)
 
 
+def write_aux_fixture(out: Path, seed: int = 11) -> None:
+    """A committed auxiliary-prediction file for the CIFAR-10 test sample, in softtext's JSON
+    format. Its predictions come from a seeded synthetic classifier (right 80% of the time,
+    otherwise a random wrong class; second choice random), so the golden-snapshot test has a
+    fixed, realistic input without a trained network."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, cls in enumerate(CLASSES):
+        for path in sorted((SAMPLE / "test" / cls).glob("*.jpg")):
+            others = [c for c in range(len(CLASSES)) if c != label]
+            top1 = label if rng.random() < 0.8 else int(rng.choice(others))
+            rest = [c for c in range(len(CLASSES)) if c != top1]
+            top2 = int(rng.choice(rest))
+            p1 = float(np.round(rng.uniform(0.5, 0.95), 4))
+            p2 = float(np.round(rng.uniform(0.01, 1 - p1), 4))
+            rows.append({"id": str(path.relative_to(SAMPLE)), "topk": [top1, top2], "scores": [p1, p2]})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"format": "aux-predictions-v1", "classes": CLASSES, "predictions": rows}
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {out}: {len(rows)} rows")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=["tiny", "vit-b-32", "vit-l-14"], default="tiny")
@@ -413,6 +435,8 @@ def main() -> None:
     images_out = FIXTURES / "images"  # shared by every size: the same inputs at every scale
     images_out.mkdir(parents=True, exist_ok=True)
     write_reference(ref_dir, model, model_dir, tokenizer_json, images_out)
+    if args.size == "tiny":
+        write_aux_fixture(FIXTURES / "aux" / "cifar10-sample-test-aux.json")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 //! each a thin layer over the library.
 
 mod encode;
+pub mod eval;
 mod tokenize;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,8 @@ pub enum Command {
     EncodeTexts(encode::EncodeTextsArgs),
     /// Encode a dataset split with CLIP's image tower into an embedding file (cached).
     EncodeImages(encode::EncodeImagesArgs),
+    /// Zero-shot accuracy of hard and soft prompts under every protocol (Table 1 and more).
+    Eval(eval::EvalArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tokenize(args) => tokenize::run(args),
         Command::EncodeTexts(args) => encode::run_texts(args),
         Command::EncodeImages(args) => encode::run_images(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
 

@@ -154,3 +154,56 @@ pub fn text_embeddings(
         info,
     })
 }
+
+/// The inputs that determine a text embedding file; their hash is its cache key.
+pub fn text_cache_key(
+    checkpoint_hash: &str,
+    clip: &Clip,
+    device: DeviceKind,
+    texts: &[String],
+) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"softtext-text-embeddings-v1\0");
+    for part in [
+        checkpoint_hash,
+        &clip.precision.to_string(),
+        &device.to_string(),
+    ] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    for t in texts {
+        h.update(&(t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// Text embeddings for `texts`, read from `cache` when it holds exactly these texts from this
+/// checkpoint, otherwise encoded and written there. Returns the embeddings and whether they
+/// came from the cache.
+pub fn cached_text_embeddings(
+    clip: &Clip,
+    checkpoint_hash: &str,
+    device: DeviceKind,
+    texts: &[String],
+    batch_size: usize,
+    cache: &std::path::Path,
+) -> Result<(Embeddings, bool)> {
+    let key = text_cache_key(checkpoint_hash, clip, device, texts);
+    if let Some(hit) = Embeddings::load_if_fresh(cache, &key) {
+        return Ok((hit, true));
+    }
+    let mut info = HashMap::from([
+        ("model".to_string(), clip.files.name.clone()),
+        ("dtype".to_string(), clip.precision.to_string()),
+        ("device".to_string(), device.to_string()),
+        ("version".to_string(), crate::VERSION.to_string()),
+        ("checkpoint_hash".to_string(), checkpoint_hash.to_string()),
+    ]);
+    info.shrink_to_fit();
+    let mut embeddings = text_embeddings(clip, texts, Overflow::Error, batch_size, info)?;
+    embeddings.key = key;
+    embeddings.save(cache)?;
+    Ok((embeddings, false))
+}

@@ -1,0 +1,137 @@
+//! Golden snapshots of the whole experiment on the committed fixtures: the random-weight
+//! CLIP, the 200-image CIFAR-10 test sample and a committed auxiliary-prediction file. Any
+//! change to a number in the table fails `cargo test`; `cargo insta review` shows the diff.
+//! CI never writes snapshots (insta does not under `CI=true`).
+//!
+//! `real_experiment` (ignored) runs the paper's experiment on real weights and data:
+//! `SOFTTEXT_CLIP=openai/clip-vit-large-patch14 SOFTTEXT_DATA=folder:../shared/data/cifar10-jpeg-test.tar.gz
+//!  cargo test --release --test golden -- --ignored --nocapture`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn softtext(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        .args(args)
+        .arg("--quiet")
+        .current_dir(root())
+        .output()
+        .expect("run softtext");
+    assert!(
+        out.status.success(),
+        "softtext {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn encode(clip: &str, data: &str, out: &Path) {
+    softtext(&[
+        "encode-images",
+        "--clip",
+        clip,
+        "--data",
+        data,
+        "--split",
+        "test",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+}
+
+fn eval(images: &Path, aux: &str, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "eval",
+        "--images",
+        images.to_str().unwrap(),
+        "--aux",
+        aux,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    softtext(&args)
+}
+
+#[test]
+fn fixture_experiment_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images.safetensors");
+    encode(
+        "fixtures/clip-tiny",
+        "folder:fixtures/cifar10-sample",
+        &images,
+    );
+
+    let aux_file = root().join("fixtures/aux/cifar10-sample-test-aux.json");
+    let out = dir.path().join("eval-file");
+    let stdout = eval(&images, aux_file.to_str().unwrap(), &out, &[]);
+    let table = std::fs::read_to_string(out.join("table.md")).unwrap();
+    assert_eq!(stdout, table, "stdout prints the Markdown table");
+    // The file path differs between machines; the numbers must not.
+    let table = table.replace(
+        aux_file.to_str().unwrap(),
+        "fixtures/aux/cifar10-sample-test-aux.json",
+    );
+    insta::assert_snapshot!("fixture_table_aux_file_md", table);
+    let csv = std::fs::read_to_string(out.join("table.csv"))
+        .unwrap()
+        .replace(
+            aux_file.to_str().unwrap(),
+            "fixtures/aux/cifar10-sample-test-aux.json",
+        );
+    insta::assert_snapshot!("fixture_table_aux_file_csv", csv);
+
+    for (aux, name) in [
+        ("self", "fixture_table_self_md"),
+        ("oracle", "fixture_table_oracle_md"),
+    ] {
+        let out = dir.path().join(format!("eval-{aux}"));
+        let table = eval(
+            &images,
+            aux,
+            &out,
+            &["--hard", "openai-cifar10", "--lambdas", "0,0.5,1"],
+        );
+        insta::assert_snapshot!(name, table);
+    }
+
+    // The same answer twice.
+    let again = eval(
+        &images,
+        aux_file.to_str().unwrap(),
+        &dir.path().join("again"),
+        &[],
+    );
+    assert_eq!(
+        again.replace(
+            aux_file.to_str().unwrap(),
+            "fixtures/aux/cifar10-sample-test-aux.json"
+        ),
+        std::fs::read_to_string(out.join("table.md"))
+            .unwrap()
+            .replace(
+                aux_file.to_str().unwrap(),
+                "fixtures/aux/cifar10-sample-test-aux.json"
+            )
+    );
+}
+
+/// The paper's experiment on real weights and data, printed beside Table 1.
+#[test]
+#[ignore = "needs SOFTTEXT_CLIP (real CLIP weights) and SOFTTEXT_DATA (CIFAR-10 test set)"]
+fn real_experiment() {
+    let clip = std::env::var("SOFTTEXT_CLIP").expect("SOFTTEXT_CLIP");
+    let data = std::env::var("SOFTTEXT_DATA").expect("SOFTTEXT_DATA");
+    let aux = std::env::var("SOFTTEXT_AUX").unwrap_or_else(|_| "self".into());
+    let dir = root().join("target/real-experiment");
+    let images = dir.join("images.safetensors");
+    encode(&clip, &data, &images);
+    let table = eval(&images, &aux, &dir.join("eval"), &[]);
+    println!("{table}");
+    assert!(table.contains("| hard | hard |"), "{table}");
+}
