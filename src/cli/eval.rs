@@ -11,6 +11,7 @@ use crate::embeddings::encode::cached_text_embeddings;
 use crate::embeddings::{Embeddings, Kind};
 use crate::error::{Error, IoContext, Result};
 use crate::prompts::{ClassSpec, PromptConfig, PromptConfigFile};
+use crate::zeroshot::catalogue::{aux_top2, catalogue};
 use crate::zeroshot::{
     evaluate, plan_texts, to_csv, to_json, to_markdown, AuxSource, EvalParams, EvalReport,
     ImageSet, ProtocolKind, TextBank,
@@ -144,6 +145,64 @@ fn eval_params(args: &EvalArgs) -> Result<EvalParams> {
     Ok(params)
 }
 
+/// A checkpoint folder holding this file has random weights (softtext's fixtures); reports
+/// made with it say so prominently.
+pub const RANDOM_WEIGHTS_MARKER: &str = "RANDOM_WEIGHTS.md";
+
+/// Provenance of an evaluation (`run.json`), for the report.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunInfo {
+    pub softtext_version: String,
+    pub images_file: String,
+    /// The image embedding file's metadata (model, data, split, dtype, device, ...).
+    pub images: std::collections::BTreeMap<String, String>,
+    pub clip: String,
+    pub random_weights: bool,
+    pub aux: String,
+    /// The prompt configuration used, as TOML.
+    pub prompts_toml: String,
+    /// Stage name and seconds.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// The configuration in its file form, so the report can show exactly what ran.
+fn config_file_for_record(config: &PromptConfig) -> PromptConfigFile {
+    PromptConfigFile {
+        classes: Some(
+            config
+                .classes()
+                .names()
+                .map(|n| ClassSpec {
+                    name: n.to_string(),
+                    article: None,
+                })
+                .collect(),
+        ),
+        hard: Some(crate::prompts::HardConfig {
+            preset: None,
+            templates: Some(
+                config
+                    .hard_templates()
+                    .iter()
+                    .map(|t| t.as_str().to_string())
+                    .collect(),
+            ),
+        }),
+        relations: Some(
+            config
+                .relations()
+                .iter()
+                .map(|r| crate::prompts::RelationSpec {
+                    name: r.name().to_string(),
+                    template: crate::prompts::BuiltinRelation::from_name(r.name())
+                        .is_none()
+                        .then(|| r.template().as_str().to_string()),
+                })
+                .collect(),
+        ),
+    }
+}
+
 /// Everything `eval` produced, for callers that go on (figures, report).
 pub struct EvalOutcome {
     pub report: EvalReport,
@@ -199,6 +258,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
     }
     let clip = Clip::load(&files, args.device, args.dtype)?;
     std::fs::create_dir_all(&args.out).at(&args.out)?;
+    let text_started = Instant::now();
     let (texts, cached) = cached_text_embeddings(
         &clip,
         &checkpoint_hash,
@@ -212,9 +272,43 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
         texts.len(),
         if cached { "cached" } else { "encoded" }
     ));
+    let text_seconds = text_started.elapsed().as_secs_f64();
+    let eval_started = Instant::now();
     let bank = TextBank::new(texts.ids.clone(), texts.data.clone(), texts.dim)?;
     let image_set = ImageSet::new(&images.data, images.dim, &labels, &images.ids)?;
     let report = evaluate(&params, &config, &image_set, &aux, &bank)?;
+    let aligned = match &aux {
+        AuxSource::Predictions(p) => Some(p.align(config.classes(), &images.ids)?),
+        _ => None,
+    };
+    let hard = hard_class_scores(&images, &bank, &config)?;
+    let pairs = aux_top2(&aux, aligned.as_ref(), &hard, &labels, &report);
+    let catalogue = catalogue(&config, &bank, &report, &pairs);
+    write_atomic(
+        &args.out.join("texts.json"),
+        serde_json::to_string_pretty(&catalogue)
+            .expect("catalogue serialises")
+            .as_bytes(),
+    )?;
+    let run = RunInfo {
+        softtext_version: crate::VERSION.to_string(),
+        images_file: args.images.display().to_string(),
+        images: images.info.clone().into_iter().collect(),
+        clip: clip_spec.clone(),
+        random_weights: files.dir.join(RANDOM_WEIGHTS_MARKER).exists(),
+        aux: aux.name(),
+        prompts_toml: toml::to_string(&config_file_for_record(&config)).unwrap_or_default(),
+        timings: vec![
+            ("text encoding".into(), text_seconds),
+            ("evaluation".into(), eval_started.elapsed().as_secs_f64()),
+        ],
+    };
+    write_atomic(
+        &args.out.join("run.json"),
+        serde_json::to_string_pretty(&run)
+            .expect("run info serialises")
+            .as_bytes(),
+    )?;
     write_atomic(&args.out.join("table.md"), to_markdown(&report).as_bytes())?;
     write_atomic(&args.out.join("table.csv"), to_csv(&report).as_bytes())?;
     write_atomic(&args.out.join("table.json"), to_json(&report).as_bytes())?;
@@ -230,6 +324,45 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
         config,
         texts,
     })
+}
+
+/// `[N, C]` cosine of each image with each class's hard embedding (the normalised mean of its
+/// normalised template embeddings, CLIP's ensembling recipe).
+pub fn hard_class_scores(
+    images: &Embeddings,
+    bank: &TextBank,
+    config: &PromptConfig,
+) -> Result<Vec<f32>> {
+    let dim = images.dim;
+    let prompts = config.hard_prompts();
+    let class_embeddings: Vec<Vec<f32>> = prompts
+        .texts_by_class()
+        .iter()
+        .map(|texts| {
+            let mut mean = vec![0f32; dim];
+            for t in texts {
+                let e = bank
+                    .embedding(t)
+                    .ok_or_else(|| Error::invalid(format!("hard prompt {t:?} was not encoded")))?;
+                mean.iter_mut().zip(e).for_each(|(m, x)| *m += x);
+            }
+            let norm = mean
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
+            Ok(mean.into_iter().map(|x| x / norm).collect())
+        })
+        .collect::<Result<_>>()?;
+    Ok((0..images.len())
+        .flat_map(|i| {
+            let row = images.row(i);
+            class_embeddings
+                .iter()
+                .map(move |c| c.iter().zip(row).map(|(a, b)| a * b).sum::<f32>())
+        })
+        .collect())
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {

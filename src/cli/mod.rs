@@ -3,7 +3,9 @@
 
 mod encode;
 pub mod eval;
+pub mod report;
 mod tokenize;
+pub mod umap;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +46,10 @@ pub enum Command {
     EncodeImages(encode::EncodeImagesArgs),
     /// Zero-shot accuracy of hard and soft prompts under every protocol (Table 1 and more).
     Eval(eval::EvalArgs),
+    /// Joint UMAP of image and text embeddings per prompt set (the paper's Figures 3 and 4).
+    Umap(umap::UmapArgs),
+    /// Confusion and per-class figures plus report.md and a self-contained report.html.
+    Report(report::ReportArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -53,6 +59,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::EncodeTexts(args) => encode::run_texts(args),
         Command::EncodeImages(args) => encode::run_images(args),
         Command::Eval(args) => eval::run(args),
+        Command::Umap(args) => umap::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

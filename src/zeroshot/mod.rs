@@ -33,6 +33,7 @@
 //!   [`AuxSummary`].
 
 mod bank;
+pub mod catalogue;
 mod error;
 mod evaluate;
 mod images;

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the fixture run's report so every CI run shows the figures:
+# ci-report/{report.md,report.html,figures/*.png,*.svg,table.*}.
+# The fixture CLIP has random weights; the report says so in a banner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-ci-report}
+S=target/release/softtext
+cargo build --release --quiet
+rm -rf "$out"
+$S encode-images --quiet --clip fixtures/clip-tiny --data folder:fixtures/cifar10-sample \
+  --split test --out "$out/images.safetensors"
+$S eval --quiet --images "$out/images.safetensors" \
+  --aux fixtures/aux/cifar10-sample-test-aux.json --out "$out" > /dev/null
+$S umap --quiet --images "$out/images.safetensors" --eval "$out"
+$S report --eval "$out"
+test -s "$out/report.html" && test -s "$out/figures/umap-hard.png" && test -s "$out/figures/per-class.png"
+echo "report: $out/report.html ($(ls "$out/figures" | wc -l) figure files)"
