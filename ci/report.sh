@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-ci-report}
-S=target/release/softtext
-cargo build --release --quiet
+# The debug binary that `cargo test --features download` already built: no second build.
+S=target/debug/softtext
+cargo build --quiet --features download
 rm -rf "$out"
 $S encode-images --quiet --clip fixtures/clip-tiny --data folder:fixtures/cifar10-sample \
   --split test --out "$out/images.safetensors"
