@@ -13,11 +13,11 @@ when labels exist, the 2-D 1-NN label agreement.
 
 Datasets: --features PATH (repeatable); with none given, a deterministic
 synthetic 10-class 10,000 x 768 unit-sphere set (generated and saved to
---synthetic-out if missing) plus /work/main/out/test-embeddings.safetensors
+--synthetic-out if missing) plus out/test-embeddings.safetensors
 when that file exists.
 
 Usage:
-  cargo build --release --bin umap_features
+  cargo build --release --example umap_features
   /work/venv/bin/python tools/umap_compare.py [--features F] [--seed 42]
 """
 import argparse
@@ -33,7 +33,7 @@ from safetensors.numpy import load_file, save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-MAIN_TEST_EMBEDDINGS = "/work/main/out/test-embeddings.safetensors"
+MAIN_TEST_EMBEDDINGS = os.path.join(ROOT, "out", "test-embeddings.safetensors")
 
 
 def synthetic(n=10_000, dim=768, classes=10, sub=4, seed=0):
@@ -148,12 +148,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--features", action="append", help="safetensors features file (repeatable)")
     ap.add_argument("--synthetic-out", default=os.path.join(ROOT, "out", "synthetic-10k.safetensors"))
-    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "umap_features"))
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "examples", "umap_features"))
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--trust-metric", default="cosine", choices=["cosine", "euclidean"])
     args = ap.parse_args()
     if not os.path.exists(args.bin):
-        sys.exit(f"{args.bin} missing: run `cargo build --release --bin umap_features`")
+        sys.exit(f"{args.bin} missing: run `cargo build --release --example umap_features`")
     files = args.features
     if not files:
         if not os.path.exists(args.synthetic_out):
