@@ -112,30 +112,31 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
 #[derive(Debug, Args)]
 pub struct EncodeImagesArgs {
     #[command(flatten)]
-    model: ModelArgs,
+    pub model: ModelArgs,
     /// Dataset: folder:PATH (directory, .tar or .tar.gz laid out SPLIT/CLASS/IMAGE) or
     /// cifar10-bin:PATH (cifar-10-binary.tar.gz or cifar-10-batches-bin/).
     #[arg(long, value_name = "SPEC")]
-    data: DataSpec,
+    pub data: DataSpec,
     /// Which split to encode.
     #[arg(long, default_value = "test", value_name = "train|test")]
-    split: Split,
+    pub split: Split,
     /// Output safetensors file: `embeddings` [N, D] f32 (L2-normalised), `labels` [N] i64,
     /// image ids in the metadata; rows in dataset order (class, then id).
     #[arg(long, value_name = "FILE.safetensors")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Images encoded per forward pass.
     #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    pub batch_size: usize,
     /// Encode at most N images, taken round-robin over classes so all stay represented.
     #[arg(long, value_name = "N")]
-    limit: Option<usize>,
+    pub limit: Option<usize>,
     /// Re-encode even if OUT already holds embeddings of the same inputs.
     #[arg(long)]
-    force: bool,
+    pub force: bool,
 }
 
-pub fn run_images(args: EncodeImagesArgs) -> Result<()> {
+/// Encodes (or finds up to date) the image embeddings; returns whether the cache was used.
+pub fn run_images(args: EncodeImagesArgs) -> Result<bool> {
     let started = Instant::now();
     let mut dataset = Dataset::load(&args.data, args.split, None)?;
     if let Some(limit) = args.limit {
@@ -157,7 +158,7 @@ pub fn run_images(args: EncodeImagesArgs) -> Result<()> {
                 cached.len(),
                 &key[..12]
             ));
-            return Ok(());
+            return Ok(true);
         }
     }
     status(format!(
@@ -195,5 +196,5 @@ pub fn run_images(args: EncodeImagesArgs) -> Result<()> {
         started.elapsed().as_secs_f64(),
         embeddings.len() as f64 / encode_seconds.max(1e-9)
     ));
-    Ok(())
+    Ok(false)
 }

@@ -1,9 +1,10 @@
 //! The `softtext` command line: argument parsing and one small function per subcommand,
 //! each a thin layer over the library.
 
-mod encode;
+pub mod encode;
 pub mod eval;
 pub mod report;
+pub mod reproduce;
 mod tokenize;
 pub mod umap;
 
@@ -16,6 +17,7 @@ const ABOUT: &str =
 
 const AFTER_HELP: &str = "\
 Examples:
+  softtext reproduce --config configs/demo.toml      # the whole study on the fixtures, offline
   softtext tokenize --json \"dog look like a cat\"
   softtext encode-texts --clip fixtures/clip-tiny --out texts.safetensors \"a photo of a cat.\"
   softtext encode-images --clip fixtures/clip-tiny --data folder:fixtures/cifar10-sample \\
@@ -50,6 +52,9 @@ pub enum Command {
     Umap(umap::UmapArgs),
     /// Confusion and per-class figures plus report.md and a self-contained report.html.
     Report(report::ReportArgs),
+    /// The whole study from a TOML config: data, embeddings, evaluation, figures, report;
+    /// cached stages, so a rerun with nothing changed does no work.
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -57,10 +62,11 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Tokenize(args) => tokenize::run(args),
         Command::EncodeTexts(args) => encode::run_texts(args),
-        Command::EncodeImages(args) => encode::run_images(args),
+        Command::EncodeImages(args) => encode::run_images(args).map(|_| ()),
         Command::Eval(args) => eval::run(args),
         Command::Umap(args) => umap::run(args),
         Command::Report(args) => report::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
     }
 }
 
