@@ -150,6 +150,9 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
         args.sets.clone()
     };
     let model = images.info.get("model").cloned().unwrap_or_default();
+    let random = Path::new(&model)
+        .join(super::eval::RANDOM_WEIGHTS_MARKER)
+        .exists();
     let data = images.info.get("data").cloned().unwrap_or_default();
     let labels = images.labels.as_ref().expect("image files have labels");
     let params = UmapParams::new()
@@ -202,7 +205,8 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
         let figure = JointFigure {
             title: format!("UMAP of image features (circles) and {set} texts (stars)"),
             subtitle: Some(format!(
-                "{model} · {data} · {} images · {}",
+                "{}{model} · {data} · {} images · {}",
+                if random { "RANDOM-WEIGHT MODEL · " } else { "" },
                 images.len(),
                 accuracy_line(&report, set)
             )),
