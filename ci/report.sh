@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-ci-report}
-# The debug binary that `cargo test --features download` already built: no second build.
+# The binary `cargo test --features download` built for the CLI tests (a `cargo build` would
+# rebuild every dependency under the dev profile).
 S=target/debug/softtext
-cargo build --quiet --features download
+[ -x "$S" ] || cargo build --quiet --features download
 rm -rf "$out"
 $S encode-images --quiet --clip fixtures/clip-tiny --data folder:fixtures/cifar10-sample \
   --split test --out "$out/images.safetensors"

@@ -84,10 +84,14 @@ impl Attention {
             Some(mask) => scores.broadcast_add(mask)?,
             None => scores,
         };
-        // Half-precision exponentials lose the small probabilities; transformers also
-        // normalises in f32 and casts back.
-        let probs =
-            candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?.to_dtype(v.dtype())?;
+        // transformers normalises in f32 and casts back. candle's CUDA softmax kernel already
+        // accumulates half inputs in f32, so there the [batch, heads, tokens, tokens] f32 copy
+        // is skipped; on the CPU a half softmax would exponentiate in half, so it is upcast.
+        let probs = if scores.dtype() == DType::F32 || scores.device().is_cuda() {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?.to_dtype(v.dtype())?
+        };
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?

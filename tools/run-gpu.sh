@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The GPU side of tools/build-cuda.sh. On the GPU machine, from the repository root, with
+# .device carried:   bash tools/run-gpu.sh
+# Writes everything it measures to $OUT (the device tool's result folder) or ./gpu-results.
+set -uo pipefail
+results=${OUT:-gpu-results}
+mkdir -p "$results" /tmp/softtext-gpu
+tar -C /tmp/softtext-gpu -xJf .device/softtext-cuda.tar.xz
+# The GPU machine's CUDA runtime libraries (cuBLAS, cuRAND, NVRTC) and the real driver.
+export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+B=/tmp/softtext-gpu
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$results/gpu.txt"
+
+echo "== f16/bf16 vs f32 agreement" | tee "$results/log.txt"
+$B/gpu_test --nocapture 2>&1 | tee -a "$results/log.txt"
+
+echo "== end-to-end encode-images, 10,000 CIFAR-10 test images" | tee -a "$results/log.txt"
+for dtype in f16 bf16; do
+  /usr/bin/time -v $B/softtext encode-images --device cuda --dtype $dtype --batch-size 256 \
+    --clip "${SOFTTEXT_GPU_CLIP:-fixtures/clip-tiny}" --data folder:.device/cifar10-jpeg-test.tar.gz \
+    --split test --out "$results/test-$dtype.safetensors" --force 2>&1 | tee -a "$results/log.txt"
+done
+
+echo "== criterion: ViT-L/14 batch encoding" | tee -a "$results/log.txt"
+$B/clip_encode --bench --noplot 2>&1 | tee -a "$results/bench.txt"
+
+if python3 -c "import torch, transformers" 2>/dev/null; then
+  echo "== PyTorch side by side" | tee -a "$results/log.txt"
+  python3 tools/torch_encode_bench.py 2>&1 | tee -a "$results/torch.txt"
+fi
