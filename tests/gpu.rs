@@ -16,7 +16,8 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn half_precision_cuda_matches_f32_cpu() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::var("SOFTTEXT_GPU_CLIP").unwrap_or_else(|_| root.join("fixtures/clip-tiny").display().to_string());
+    let dir = std::env::var("SOFTTEXT_GPU_CLIP")
+        .unwrap_or_else(|_| root.join("fixtures/clip-tiny").display().to_string());
     let files = ClipFiles::resolve(&dir).unwrap();
     if let Err(e) = DeviceKind::Cuda.device() {
         eprintln!("SKIPPED half_precision_cuda_matches_f32_cpu: {e}");
@@ -29,18 +30,35 @@ fn half_precision_cuda_matches_f32_cpu() {
         .collect();
     let mut pixels = Vec::new();
     for img in &images {
-        reference.preprocess.pixel_values_into(img, &mut pixels).unwrap();
+        reference
+            .preprocess
+            .pixel_values_into(img, &mut pixels)
+            .unwrap();
     }
-    let texts = ["a photo of a cat.", "dog look like a cat", "automobile look like a truck"];
-    let ids = reference.tokenizer.encode_all(&texts, Overflow::Error).unwrap();
-    let want_images = reference.encode_pixel_values(pixels.clone(), images.len()).unwrap();
+    let texts = [
+        "a photo of a cat.",
+        "dog look like a cat",
+        "automobile look like a truck",
+    ];
+    let ids = reference
+        .tokenizer
+        .encode_all(&texts, Overflow::Error)
+        .unwrap();
+    let want_images = reference
+        .encode_pixel_values(pixels.clone(), images.len())
+        .unwrap();
     let want_texts = reference.encode_token_ids(&ids).unwrap();
     let dim = reference.dim();
     for (precision, bound) in [(Precision::F16, 0.9995f32), (Precision::Bf16, 0.999)] {
         let gpu = Clip::load(&files, DeviceKind::Cuda, precision).unwrap();
-        let got_images = gpu.encode_pixel_values(pixels.clone(), images.len()).unwrap();
+        let got_images = gpu
+            .encode_pixel_values(pixels.clone(), images.len())
+            .unwrap();
         let got_texts = gpu.encode_token_ids(&ids).unwrap();
-        for (name, got, want) in [("image", &got_images, &want_images), ("text", &got_texts, &want_texts)] {
+        for (name, got, want) in [
+            ("image", &got_images, &want_images),
+            ("text", &got_texts, &want_texts),
+        ] {
             let worst = got
                 .chunks_exact(dim)
                 .zip(want.chunks_exact(dim))

@@ -284,7 +284,8 @@ fn check_embeddings(files: &ClipFiles, reference: &Reference, min_cosine: f64) {
         worst = worst.min(cosine(&ours[i * dim..(i + 1) * dim], want));
     }
     eprintln!(
-        "image embeddings: min cosine {worst:.9} over {} images",
+        "image embeddings: min cosine {worst:.9} (1 - cos = {:.1e}) over {} images",
+        1.0 - worst,
         images.len()
     );
     assert!(worst >= min_cosine, "image embedding cosine {worst}");
@@ -303,7 +304,8 @@ fn check_embeddings(files: &ClipFiles, reference: &Reference, min_cosine: f64) {
         worst = worst.min(cosine(&ours[i * dim..(i + 1) * dim], want));
     }
     eprintln!(
-        "text embeddings: min cosine {worst:.9} over {} texts",
+        "text embeddings: min cosine {worst:.9} (1 - cos = {:.1e}) over {} texts",
+        1.0 - worst,
         ids.len()
     );
     assert!(worst >= min_cosine, "text embedding cosine {worst}");
@@ -329,7 +331,18 @@ fn embeddings_match_transformers() {
 #[ignore = "needs SOFTTEXT_PARITY_DIR from tools/make_fixtures.py --size vit-l-14"]
 fn vit_l_14_parity() {
     let dir = PathBuf::from(std::env::var("SOFTTEXT_PARITY_DIR").expect("set SOFTTEXT_PARITY_DIR"));
-    let files = ClipFiles::resolve(dir.join("clip-vit-l-14-random").to_str().unwrap()).unwrap();
+    // tools/make_fixtures.py names the checkpoint folder clip-SIZE-random.
+    let model_dir = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("clip-")
+        })
+        .expect("a clip-*-random folder");
+    let files = ClipFiles::resolve(model_dir.to_str().unwrap()).unwrap();
     let reference = Reference::load(&dir.join("reference"));
     check_token_ids(
         &ClipTokenizer::from_file(&files.tokenizer).unwrap(),

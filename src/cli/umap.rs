@@ -206,7 +206,11 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
             title: format!("UMAP of image features (circles) and {set} texts (stars)"),
             subtitle: Some(format!(
                 "{}{model} · {data} · {} images · {}",
-                if random { "RANDOM-WEIGHT MODEL · " } else { "" },
+                if random {
+                    "RANDOM-WEIGHT MODEL · "
+                } else {
+                    ""
+                },
                 images.len(),
                 accuracy_line(&report, set)
             )),
