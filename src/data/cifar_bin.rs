@@ -13,19 +13,8 @@ use super::{ImageSource, Sample, Split};
 use crate::clip::preprocess::RgbImage;
 use crate::error::{Error, IoContext, Result};
 
-/// CIFAR-10's classes in label order (also alphabetical order).
-pub const CIFAR10_CLASSES: [&str; 10] = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-];
+/// CIFAR-10's classes in label order (also alphabetical order); one list for the whole crate.
+pub use crate::prompts::CIFAR10_CLASSES;
 
 const SIDE: usize = 32;
 const PLANE: usize = SIDE * SIDE;
