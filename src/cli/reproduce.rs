@@ -270,16 +270,30 @@ fn preflight(config: &StudyConfig, offline: bool) -> Result<ClipFiles> {
                 )?;
             }
             _ => {
+                let how = match (
+                    &data,
+                    offline,
+                    config.data.download,
+                    cfg!(feature = "download"),
+                ) {
+                    (DataSpec::Folder(_), ..) => String::new(),
+                    (_, true, ..) => {
+                        " (cifar-10-binary.tar.gz); --offline forbids fetching it".into()
+                    }
+                    (_, _, false, _) => {
+                        " (cifar-10-binary.tar.gz), or set [data] download = true".into()
+                    }
+                    (_, _, true, false) => {
+                        " (cifar-10-binary.tar.gz), or rebuild with --features download to fetch it"
+                            .into()
+                    }
+                    _ => String::new(),
+                };
                 return Err(Error::Missing(format!(
-                    "data {}: {} does not exist; put the dataset there{}",
+                    "data {}: {} does not exist; put the dataset there{how}",
                     config.data.spec,
                     data.path().display(),
-                    if matches!(data, DataSpec::CifarBin(_)) {
-                        " (cifar-10-binary.tar.gz), or set [data] download = true and build with --features download"
-                    } else {
-                        ""
-                    }
-                )))
+                )));
             }
         }
     }
