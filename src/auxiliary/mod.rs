@@ -2,3 +2,4 @@
 //! classes soft texts relate.
 
 pub mod predictions;
+pub mod classifier;
