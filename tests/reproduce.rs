@@ -2,8 +2,8 @@
 //! changed setting recomputes only what depends on it.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::Instant;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -28,14 +28,56 @@ fn manifest(out: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
 }
 
+/// Starts a demo run and kills it once the auxiliary classifier has checkpointed an epoch;
+/// returns whether it was still running when killed.
+fn start_and_kill_during_training(config: &std::path::Path, out: &std::path::Path) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        .args(["reproduce", "--offline", "--quiet", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "the run to be killed failed on its own");
+            return false;
+        }
+        let trained_an_epoch = std::fs::read_dir(out.join("aux"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|d| {
+                std::fs::read_to_string(d.path().join("log.csv"))
+                    .is_ok_and(|log| log.lines().count() >= 2)
+            });
+        if trained_an_epoch || Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
-fn demo_runs_caches_and_recomputes_only_what_changed() {
+fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
     let config = root().join("configs/demo.toml");
+
+    let killed = start_and_kill_during_training(&config, &out);
     let (first, _) = reproduce(&config, &out);
-    assert!(first.contains("[4/4] report"), "{first}");
+    if killed {
+        assert!(first.contains("resuming"), "{first}");
+    }
+    assert!(first.contains("[6/6] report"), "{first}");
     for f in [
+        "aux/predictions.json",
         "table.md",
         "table.csv",
         "table.json",
@@ -46,21 +88,45 @@ fn demo_runs_caches_and_recomputes_only_what_changed() {
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
+    let before = manifest(&out);
+    let train_folder = before["stages"]["aux-train"]["outputs"][0]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/checkpoint.safetensors")
+        .to_string();
+    let log = std::fs::read_to_string(out.join(&train_folder).join("log.csv")).unwrap();
+    let epochs: Vec<&str> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        epochs,
+        (1..=10).map(|e| e.to_string()).collect::<Vec<_>>(),
+        "one log row per epoch, in order, across the kill"
+    );
+    assert!(out.join(&train_folder).join("curve.png").is_file());
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("RANDOM weights"),
         "the demo report must flag the random-weight model"
     );
-    let before = manifest(&out);
 
     let (second, seconds) = reproduce(&config, &out);
-    assert_eq!(second.matches("up to date").count(), 4, "{second}");
+    assert_eq!(second.matches("up to date").count(), 6, "{second}");
     assert!(
         seconds < 2.0,
         "a rerun with nothing changed took {seconds:.2}s"
     );
     let after = manifest(&out);
-    for stage in ["1-images", "2-eval", "3-umap", "4-report"] {
+    for stage in [
+        "aux-train",
+        "aux-predict",
+        "images",
+        "eval",
+        "umap",
+        "report",
+    ] {
         assert_eq!(
             after["stages"][stage]["key"],
             before["stages"][stage]["key"]
@@ -68,21 +134,20 @@ fn demo_runs_caches_and_recomputes_only_what_changed() {
         assert_eq!(after["stages"][stage]["cached"], true, "{stage}");
     }
 
-    // Another UMAP seed: images and evaluation are reused, figures and report recomputed.
+    // Another UMAP seed: the classifier, images and evaluation are reused, figures and
+    // report recomputed.
     let changed = dir.path().join("changed.toml");
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("seed = 42", "seed = 7");
     std::fs::write(&changed, text).unwrap();
     let (third, _) = reproduce(&changed, &out);
-    assert_eq!(third.matches("up to date").count(), 2, "{third}");
+    assert_eq!(third.matches("up to date").count(), 4, "{third}");
     let last = manifest(&out);
-    assert_eq!(last["stages"]["2-eval"]["cached"], true);
-    assert_eq!(last["stages"]["3-umap"]["cached"], false);
-    assert_ne!(
-        last["stages"]["3-umap"]["key"],
-        before["stages"]["3-umap"]["key"]
-    );
+    assert_eq!(last["stages"]["aux-train"]["cached"], true);
+    assert_eq!(last["stages"]["eval"]["cached"], true);
+    assert_eq!(last["stages"]["umap"]["cached"], false);
+    assert_ne!(last["stages"]["umap"]["key"], before["stages"]["umap"]["key"]);
 }
 
 #[test]
@@ -105,6 +170,17 @@ fn bad_configs_are_refused_before_any_work() {
     };
     let e = run(&demo.replace("[umap]\n", "[umap]\ncolour = \"red\"\n"));
     assert!(e.contains("unknown field `colour`"), "{e}");
+    let e = run(&demo.replace("epochs = 10", "epochs = 10\nwarmup = 3"));
+    assert!(e.contains("unknown field `warmup`"), "{e}");
+    let e = run(&demo.replace("source = \"train\"", "source = \"self\""));
+    assert!(e.contains("only read with source = \"train\""), "{e}");
+    let e = run(&demo.replace("batch_size = 16", "batch_size = 1"));
+    assert!(e.contains("[auxiliary.train]: batch size must be at least 2"), "{e}");
+    let e = run(&demo.replace(
+        "# train_data = \"folder:...\"",
+        "train_data = \"folder:nowhere/train\"",
+    ));
+    assert!(e.contains("[auxiliary] train_data folder:nowhere/train"), "{e}");
     let e = run(&demo.replace("fixtures/clip-tiny", "no-such-org/no-such-model"));
     assert!(
         e.contains("no-such-org/no-such-model") && e.contains("searched"),

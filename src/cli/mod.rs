@@ -1,6 +1,7 @@
 //! The `softtext` command line: argument parsing and one small function per subcommand,
 //! each a thin layer over the library.
 
+pub mod auxiliary;
 pub mod encode;
 pub mod eval;
 pub mod report;
@@ -18,6 +19,7 @@ const ABOUT: &str =
 const AFTER_HELP: &str = "\
 Examples:
   softtext reproduce --config configs/demo.toml      # the whole study on the fixtures, offline
+  softtext aux train --model fast --data folder:fixtures/cifar10-sample --out out/aux --epochs 3
   softtext tokenize --json \"dog look like a cat\"
   softtext encode-texts --clip fixtures/clip-tiny --out texts.safetensors \"a photo of a cat.\"
   softtext encode-images --clip fixtures/clip-tiny --data folder:fixtures/cifar10-sample \\
@@ -52,6 +54,9 @@ pub enum Command {
     Umap(umap::UmapArgs),
     /// Confusion and per-class figures plus report.md and a self-contained report.html.
     Report(report::ReportArgs),
+    /// The auxiliary classifier: `aux train` (the paper's ResNet50 recipe, or a fast net) and
+    /// `aux predict` (per-image top-k classes for the soft texts).
+    Aux(auxiliary::AuxArgs),
     /// The whole study from a TOML config: data, embeddings, evaluation, figures, report;
     /// cached stages, so a rerun with nothing changed does no work.
     Reproduce(reproduce::ReproduceArgs),
@@ -66,6 +71,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Umap(args) => umap::run(args),
         Command::Report(args) => report::run(args),
+        Command::Aux(args) => auxiliary::run(args),
         Command::Reproduce(args) => reproduce::run(args),
     }
 }
@@ -74,6 +80,6 @@ pub fn run(cli: Cli) -> Result<()> {
 /// unlike progress bars they are kept when stderr is a log file.
 pub(crate) fn status(message: impl AsRef<str>) {
     if !crate::progress::is_quiet() {
-        eprintln!("{}", message.as_ref());
+        crate::progress::println(message.as_ref());
     }
 }

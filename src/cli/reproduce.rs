@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use super::auxiliary::{train_params, CURVE_STEM};
 use super::encode::{run_images, EncodeImagesArgs, ModelArgs};
 use super::eval::{run_eval, EvalArgs};
 use super::report::{run_report, ReportArgs};
@@ -15,7 +16,9 @@ use super::status;
 use super::umap::{run_umap, UmapArgs};
 use crate::artifact::write_atomic;
 use crate::clip::{ClipFiles, DeviceKind, Precision};
-use crate::data::{DataSpec, Split};
+use crate::auxiliary::classifier::train::{CHECKPOINT_FILE, LOG_FILE};
+use crate::auxiliary::classifier::{predict, ModelKind, TrainParams};
+use crate::data::{DataSpec, Dataset, Split};
 use crate::embeddings::Embeddings;
 use crate::error::{Error, IoContext, Result};
 use crate::prompts::PromptConfigFile;
@@ -88,8 +91,49 @@ pub struct DataSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuxSection {
-    /// `self`, `oracle`, or a prediction file (.json/.csv/.safetensors) keyed by image id.
+    /// `train` (softtext trains the classifier of `[auxiliary.train]`), `self`, `oracle`, or
+    /// a prediction file (.json/.csv/.safetensors) keyed by image id.
     pub source: String,
+    /// With `train`: the training data (its train split); default: `[data] spec`.
+    #[serde(default)]
+    pub train_data: Option<String>,
+    /// With `train`: data for the per-epoch test accuracy (its test split); default:
+    /// `[data] spec`.
+    #[serde(default)]
+    pub test_data: Option<String>,
+    /// With `train`: where to train and predict; default: `[clip] device`.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// With `train`: classes kept per image (the soft texts use two, `topk-mean` up to k).
+    #[serde(default = "aux_top_k")]
+    pub top_k: usize,
+    /// With `train`: the recipe; every field defaults to the paper's (see `softtext aux
+    /// train --help`).
+    #[serde(default)]
+    pub train: Option<TrainParams>,
+}
+
+impl AuxSection {
+    fn trains(&self) -> bool {
+        self.source == "train"
+    }
+
+    fn check(&self) -> Result<()> {
+        if !self.trains()
+            && (self.train.is_some() || self.train_data.is_some() || self.test_data.is_some())
+        {
+            return Err(Error::invalid(format!(
+                "[auxiliary]: train, train_data and test_data are only read with source = \"train\", not {:?}",
+                self.source
+            )));
+        }
+        if let Some(params) = &self.train {
+            params
+                .check()
+                .map_err(|e| Error::invalid(format!("[auxiliary.train]: {e}")))?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -199,6 +243,9 @@ fn umap_seed() -> u64 {
 fn pair() -> String {
     "pair".into()
 }
+fn aux_top_k() -> usize {
+    5
+}
 
 impl StudyConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -297,6 +344,22 @@ fn preflight(config: &StudyConfig, offline: bool) -> Result<ClipFiles> {
             }
         }
     }
+    if config.auxiliary.trains() {
+        for (field, spec) in [
+            ("train_data", &config.auxiliary.train_data),
+            ("test_data", &config.auxiliary.test_data),
+        ] {
+            if let Some(spec) = spec {
+                let parsed: DataSpec = spec.parse()?;
+                if !parsed.path().exists() {
+                    return Err(Error::Missing(format!(
+                        "[auxiliary] {field} {spec}: {} does not exist",
+                        parsed.path().display()
+                    )));
+                }
+            }
+        }
+    }
     #[cfg(feature = "download")]
     let files = crate::download::resolve_or_fetch(&config.clip.model, offline)?;
     #[cfg(not(feature = "download"))]
@@ -304,9 +367,76 @@ fn preflight(config: &StudyConfig, offline: bool) -> Result<ClipFiles> {
     Ok(files)
 }
 
+/// The output folder, the manifests of this run and the last, and the overall display.
+struct Pipeline {
+    out: PathBuf,
+    manifest_path: PathBuf,
+    previous: Manifest,
+    manifest: Manifest,
+    stages: crate::progress::Stages,
+}
+
+impl Pipeline {
+    /// Whether the last run recorded `stage` with this key and its outputs still exist.
+    fn fresh(&self, stage: &str, key: &str, outputs: &[String]) -> bool {
+        self.previous.stages.get(stage).is_some_and(|r| r.key == key)
+            && outputs.iter().all(|o| self.out.join(o).is_file())
+    }
+
+    /// Runs `compute` unless the stage is fresh, then records it in `manifest.json`.
+    fn stage(
+        &mut self,
+        stage: &str,
+        title: &str,
+        key: &str,
+        outputs: &[String],
+        compute: impl FnOnce(&Manifest) -> Result<()>,
+    ) -> Result<()> {
+        status(self.stages.start(title));
+        let started = Instant::now();
+        let fresh = self.fresh(stage, key, outputs);
+        if fresh {
+            status("      up to date");
+        } else {
+            compute(&self.manifest)?;
+        }
+        let reused = self.previous.stages.get(stage).filter(|_| fresh).cloned();
+        self.record(stage, key, outputs, started, reused.as_ref())
+    }
+
+    fn record(
+        &mut self,
+        stage: &str,
+        key: &str,
+        outputs: &[String],
+        started: Instant,
+        reused: Option<&StageRecord>,
+    ) -> Result<()> {
+        let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        self.manifest.stages.insert(
+            stage.to_string(),
+            StageRecord::new(key, &outputs, started.elapsed().as_secs_f64(), reused),
+        );
+        write_atomic(
+            &self.manifest_path,
+            serde_json::to_string_pretty(&self.manifest)
+                .expect("manifest serialises")
+                .as_bytes(),
+        )
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// File holding the trained classifier's predictions for the evaluated images.
+const AUX_PREDICTIONS: &str = "aux/predictions.json";
+
 pub fn run(args: ReproduceArgs) -> Result<()> {
     let started = Instant::now();
     let config = StudyConfig::from_file(&args.config)?;
+    config.auxiliary.check()?;
     let out = args
         .out
         .clone()
@@ -314,6 +444,10 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     let device: DeviceKind = config.clip.device.parse()?;
     let dtype: Precision = config.clip.dtype.parse()?;
     let split: Split = config.data.split.parse()?;
+    let aux_device: DeviceKind = match &config.auxiliary.device {
+        Some(d) => d.parse()?,
+        None => device,
+    };
     let files = preflight(&config, args.offline)?;
     std::fs::create_dir_all(&out).at(&out)?;
     let config_text = toml::to_string(&config).expect("config serialises");
@@ -322,23 +456,29 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    let mut manifest = Manifest {
-        softtext_version: crate::VERSION.to_string(),
-        config: config_text.clone(),
-        stages: BTreeMap::new(),
+    let trains = config.auxiliary.trains();
+    let total = 3 + usize::from(config.umap.enabled) + 2 * usize::from(trains);
+    let mut pipeline = Pipeline {
+        out: out.clone(),
+        manifest_path,
+        previous,
+        manifest: Manifest {
+            softtext_version: crate::VERSION.to_string(),
+            config: config_text,
+            stages: BTreeMap::new(),
+        },
+        stages: crate::progress::Stages::new(total),
     };
-    let save = |manifest: &Manifest| {
-        write_atomic(
-            &manifest_path,
-            serde_json::to_string_pretty(manifest)
-                .expect("manifest serialises")
-                .as_bytes(),
-        )
-    };
-    let total = if config.umap.enabled { 4 } else { 3 };
 
-    // 1. Image embeddings (content-keyed by encode-images itself).
-    status(format!("[1/{total}] image embeddings"));
+    // Auxiliary classifier: training, then top-k predictions for the evaluated images.
+    let mut aux_source = config.auxiliary.source.clone();
+    if trains {
+        aux_source = out.join(AUX_PREDICTIONS).display().to_string();
+        train_and_predict(&config, aux_device, split, &mut pipeline)?;
+    }
+
+    // Image embeddings (content-keyed by encode-images itself).
+    status(pipeline.stages.start("image embeddings"));
     let t = Instant::now();
     let images_path = out.join("images.safetensors");
     let images_cached = run_images(EncodeImagesArgs {
@@ -355,24 +495,23 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         force: false,
     })?;
     let images_key = Embeddings::load(&images_path)?.key;
-    let reused = previous
+    let reused = pipeline
+        .previous
         .stages
-        .get("1-images")
-        .filter(|r| images_cached && r.key == images_key);
-    manifest.stages.insert(
-        "1-images".into(),
-        StageRecord::new(
-            &images_key,
-            &["images.safetensors"],
-            t.elapsed().as_secs_f64(),
-            reused,
-        ),
-    );
-    save(&manifest)?;
+        .get("images")
+        .filter(|r| images_cached && r.key == images_key)
+        .cloned();
+    pipeline.record(
+        "images",
+        &images_key,
+        &strings(&["images.safetensors"]),
+        t,
+        reused.as_ref(),
+    )?;
 
-    // 2. Evaluation: keyed by the images, the prompts, the eval settings and the aux input.
-    let aux_digest = match config.auxiliary.source.as_str() {
-        "self" | "oracle" => config.auxiliary.source.clone(),
+    // Evaluation: keyed by the images, the prompts, the eval settings and the aux input.
+    let aux_digest = match aux_source.as_str() {
+        "self" | "oracle" => aux_source.clone(),
         path => {
             let bytes = std::fs::read(path).at(path)?;
             blake3::hash(&bytes).to_hex().to_string()
@@ -387,95 +526,72 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         &eval_settings,
         &aux_digest,
     ]);
-    let eval_outputs = [
+    let eval_outputs = strings(&[
         "table.md",
         "table.csv",
         "table.json",
         "texts.json",
         "texts.safetensors",
         "run.json",
-    ];
-    let fresh = |stage: &str, key: &str, outputs: &[&str]| {
-        previous.stages.get(stage).is_some_and(|r| r.key == key)
-            && outputs.iter().all(|o| out.join(o).is_file())
-    };
-    status(format!("[2/{total}] evaluation"));
-    let t = Instant::now();
-    let eval_fresh = fresh("2-eval", &eval_key, &eval_outputs);
-    if !eval_fresh {
-        let prompts_path = out.join("prompts.toml");
-        write_atomic(&prompts_path, prompts_toml.as_bytes())?;
-        run_eval(&EvalArgs {
-            images: images_path.clone(),
-            clip: Some(files.dir.display().to_string()),
-            aux: config.auxiliary.source.clone(),
-            out: out.clone(),
-            prompts: Some(prompts_path),
-            hard: None,
-            protocols: config.eval.protocols.clone(),
-            lambdas: config.eval.lambdas.clone(),
-            bootstrap: config.eval.bootstrap,
-            seed: config.eval.seed,
-            self_k: config.eval.self_k,
-            device,
-            dtype,
-            batch_size: 256,
-        })?;
-    } else {
-        status("      up to date");
-    }
-    manifest.stages.insert(
-        "2-eval".into(),
-        StageRecord::new(
-            &eval_key,
-            &eval_outputs,
-            t.elapsed().as_secs_f64(),
-            previous.stages.get("2-eval").filter(|_| eval_fresh),
-        ),
-    );
-    save(&manifest)?;
+    ]);
+    pipeline.stage(
+        "eval",
+        "text embeddings and evaluation",
+        &eval_key,
+        &eval_outputs,
+        |_| {
+            let prompts_path = out.join("prompts.toml");
+            write_atomic(&prompts_path, prompts_toml.as_bytes())?;
+            run_eval(&EvalArgs {
+                images: images_path.clone(),
+                clip: Some(files.dir.display().to_string()),
+                aux: aux_source.clone(),
+                out: out.clone(),
+                prompts: Some(prompts_path),
+                hard: None,
+                protocols: config.eval.protocols.clone(),
+                lambdas: config.eval.lambdas.clone(),
+                bootstrap: config.eval.bootstrap,
+                seed: config.eval.seed,
+                self_k: config.eval.self_k,
+                device,
+                dtype,
+                batch_size: 256,
+            })
+            .map(|_| ())
+        },
+    )?;
 
-    // 3. UMAP figures.
+    // UMAP figures.
     let mut report_inputs = vec![eval_key.clone()];
     if config.umap.enabled {
-        status(format!("[3/{total}] UMAP figures"));
-        let t = Instant::now();
         let umap_settings = toml::to_string(&config.umap).expect("umap serialises");
         let umap_key = hash(&["umap-v1", &eval_key, &umap_settings]);
         report_inputs.push(umap_key.clone());
-        let outputs = ["figures/umap-hard.png"];
-        let umap_fresh = fresh("3-umap", &umap_key, &outputs);
-        if !umap_fresh {
-            run_umap(&UmapArgs {
-                images: images_path.clone(),
-                eval: out.clone(),
-                out: None,
-                sets: Vec::new(),
-                label: config.umap.labels.clone(),
-                top_labels: 6,
-                n_neighbors: config.umap.n_neighbors,
-                min_dist: config.umap.min_dist,
-                epochs: config.umap.epochs,
-                seed: config.umap.seed,
-            })?;
-        } else {
-            status("      up to date");
-        }
-        manifest.stages.insert(
-            "3-umap".into(),
-            StageRecord::new(
-                &umap_key,
-                &outputs,
-                t.elapsed().as_secs_f64(),
-                previous.stages.get("3-umap").filter(|_| umap_fresh),
-            ),
-        );
-        save(&manifest)?;
+        pipeline.stage(
+            "umap",
+            "UMAP figures",
+            &umap_key,
+            &strings(&["figures/umap-hard.png"]),
+            |_| {
+                run_umap(&UmapArgs {
+                    images: images_path.clone(),
+                    eval: out.clone(),
+                    out: None,
+                    sets: Vec::new(),
+                    label: config.umap.labels.clone(),
+                    top_labels: 6,
+                    n_neighbors: config.umap.n_neighbors,
+                    min_dist: config.umap.min_dist,
+                    epochs: config.umap.epochs,
+                    seed: config.umap.seed,
+                })
+                .map(|_| ())
+            },
+        )?;
     }
 
-    // 4. Report.
-    status(format!("[{total}/{total}] report"));
-    let t = Instant::now();
+    // Report.
     let report_key = hash(
         &[
             &["report-v1", &config.report.protocol],
@@ -483,33 +599,27 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         ]
         .concat(),
     );
-    let report_outputs = ["report.md", "report.html"];
-    let report_fresh = fresh("4-report", &report_key, &report_outputs);
-    if !report_fresh {
-        let timings: Vec<String> = manifest
-            .stages
-            .iter()
-            .map(|(name, r)| format!("{name}={:.3}", r.seconds))
-            .collect();
-        run_report(&ReportArgs {
-            eval: out.clone(),
-            out: None,
-            protocol: config.report.protocol.clone(),
-            timing: timings,
-        })?;
-    } else {
-        status("      up to date");
-    }
-    manifest.stages.insert(
-        "4-report".into(),
-        StageRecord::new(
-            &report_key,
-            &report_outputs,
-            t.elapsed().as_secs_f64(),
-            previous.stages.get("4-report").filter(|_| report_fresh),
-        ),
-    );
-    save(&manifest)?;
+    pipeline.stage(
+        "report",
+        "report",
+        &report_key,
+        &strings(&["report.md", "report.html"]),
+        |manifest| {
+            let timings: Vec<String> = manifest
+                .stages
+                .iter()
+                .map(|(name, r)| format!("{name}={:.3}", r.seconds))
+                .collect();
+            run_report(&ReportArgs {
+                eval: out.clone(),
+                out: None,
+                protocol: config.report.protocol.clone(),
+                timing: timings,
+            })
+            .map(|_| ())
+        },
+    )?;
+    drop(pipeline);
     status(format!(
         "done in {:.1}s: table {}, report {}",
         started.elapsed().as_secs_f64(),
@@ -517,4 +627,118 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         out.join("report.html").display()
     ));
     Ok(())
+}
+
+/// The `train` source's two stages. Training runs in a folder named by its key, so an
+/// interrupted run resumes there and a changed recipe starts afresh beside it.
+fn train_and_predict(
+    config: &StudyConfig,
+    device: DeviceKind,
+    split: Split,
+    pipeline: &mut Pipeline,
+) -> Result<()> {
+    let aux = &config.auxiliary;
+    let params = aux.train.clone().unwrap_or_default();
+    let train_spec: DataSpec = aux
+        .train_data
+        .as_deref()
+        .unwrap_or(&config.data.spec)
+        .parse()?;
+    let test_spec: DataSpec = aux
+        .test_data
+        .as_deref()
+        .unwrap_or(&config.data.spec)
+        .parse()?;
+    let train_data = Dataset::load(&train_spec, Split::Train, None)?;
+    let test_data = if params.eval_every > 0 {
+        Some(Dataset::load(
+            &test_spec,
+            Split::Test,
+            Some(&train_data.classes),
+        )?)
+    } else {
+        None
+    };
+    let params_json = serde_json::to_string(&params).expect("params serialise");
+    let train_key = hash(&[
+        "aux-train-v1",
+        &train_data.manifest_hash(),
+        &test_data
+            .as_ref()
+            .map(Dataset::manifest_hash)
+            .unwrap_or_default(),
+        &params_json,
+    ]);
+    let folder = format!("aux/train-{}", &train_key[..16]);
+    let checkpoint = format!("{folder}/{CHECKPOINT_FILE}");
+    if device == DeviceKind::Cpu
+        && params.model != ModelKind::Fast
+        && params.width_divisor == 1
+        && params.limit_train.is_none_or(|n| n > 5_000)
+    {
+        status(format!(
+            "note: training {} on the CPU takes days (about 0.2-1.4 images/s per epoch image); \
+             set [auxiliary] device = \"cuda\", model = \"fast\", or source = \"self\"",
+            params.model
+        ));
+    }
+    let out = pipeline.out.clone();
+    pipeline.stage(
+        "aux-train",
+        &format!("auxiliary classifier ({})", params.model),
+        &train_key,
+        &[
+            checkpoint.clone(),
+            format!("{folder}/{LOG_FILE}"),
+            format!("{folder}/{CURVE_STEM}.png"),
+        ],
+        |_| {
+            let dir = out.join(&folder);
+            std::fs::create_dir_all(&dir).at(&dir)?;
+            let resume = dir.join(CHECKPOINT_FILE).is_file();
+            if resume {
+                status(format!("      resuming {}", dir.display()));
+            }
+            train_params(
+                &params,
+                &train_data,
+                test_data.as_ref(),
+                &dir,
+                device,
+                resume,
+                params.epochs,
+            )
+            .map(|_| ())
+        },
+    )?;
+    drop(train_data);
+
+    let mut eval_data = Dataset::load(&config.data.spec.parse()?, split, None)?;
+    if let Some(limit) = config.data.limit {
+        eval_data.balanced_limit(limit);
+    }
+    let checkpoint_path = out.join(&checkpoint);
+    let predict_key = hash(&[
+        "aux-predict-v1",
+        &train_key,
+        &eval_data.manifest_hash(),
+        &aux.top_k.to_string(),
+    ]);
+    pipeline.stage(
+        "aux-predict",
+        "auxiliary predictions",
+        &predict_key,
+        &strings(&[AUX_PREDICTIONS]),
+        |_| {
+            let predictions = predict(
+                &checkpoint_path,
+                &eval_data,
+                aux.top_k,
+                &device.device()?,
+                params.eval_batch_size,
+            )?;
+            predictions.write(&out.join(AUX_PREDICTIONS))?;
+            Ok(())
+        },
+    )
 }

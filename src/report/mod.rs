@@ -1,10 +1,10 @@
 //! Figures and the run report.
 //!
-//! Figures (`draw_joint`, `draw_confusion`, `draw_per_class`) are drawn with plotters and an
-//! embedded DejaVu Sans font, so nothing outside the binary is needed, and written as both
-//! `STEM.png` and `STEM.svg`. `write_report` then writes `report.md` (linking the figures)
-//! and a self-contained `report.html` (embedding them). Every file is replaced atomically,
-//! and the same input always gives byte-identical output.
+//! Figures (`draw_joint`, `draw_confusion`, `draw_per_class`, `draw_training_curve`) are
+//! drawn with plotters and an embedded DejaVu Sans font, so nothing outside the binary is
+//! needed, and written as both `STEM.png` and `STEM.svg`. `write_report` then writes
+//! `report.md` (linking the figures) and a self-contained `report.html` (embedding them).
+//! Every file is replaced atomically, and the same input always gives byte-identical output.
 
 mod atomic;
 mod canvas;
@@ -19,6 +19,7 @@ mod markdown;
 mod palette;
 mod per_class;
 mod table;
+mod training_curve;
 
 pub use atomic::write_atomic;
 pub use confusion::{draw_confusion, ConfusionFigure};
@@ -29,6 +30,7 @@ pub use joint::{draw_joint, mark_labels, JointFigure, ScatterImage, ScatterText}
 pub use markdown::escape as escape_markdown;
 pub use per_class::{draw_per_class, PerClassFigure};
 pub use table::Table;
+pub use training_curve::{draw_training_curve, CurvePoint, TrainingCurveFigure};
 
 #[cfg(test)]
 mod tests;

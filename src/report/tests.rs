@@ -456,3 +456,141 @@ fn mark_labels_selects_exact_texts() {
         vec![false, true]
     );
 }
+
+/// A synthetic log: the loss decays, accuracy saturates, the test set is evaluated every
+/// `every` epochs and on the last.
+fn curve(n: usize, every: usize) -> Vec<CurvePoint> {
+    (1..=n)
+        .map(|e| {
+            let t = e as f64 / n as f64;
+            CurvePoint {
+                epoch: e,
+                train_loss: 2.3 * (-4.0 * t).exp() + 0.05,
+                train_accuracy: 0.1 + 0.85 * (1.0 - (-5.0 * t).exp()),
+                test_accuracy: (e % every == 0 || e == n)
+                    .then(|| 0.1 + 0.8 * (1.0 - (-5.0 * t).exp())),
+                lr: 0.1 * (1.0 - t),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn training_curve_is_deterministic_and_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, long) = (curve(1, 1), curve(200, 10));
+    for run in ["a", "b"] {
+        for (name, points) in [("one", &one), ("long", &long)] {
+            let fig = TrainingCurveFigure {
+                title: "training <curve> & co".into(),
+                subtitle: Some("subtitle".into()),
+                points,
+                size: (800, 400),
+            };
+            let paths = draw_training_curve(&fig, &dir.path().join(run).join(name)).unwrap();
+            assert_eq!(paths.len(), 2);
+        }
+    }
+    for name in ["one.png", "one.svg", "long.png", "long.svg"] {
+        assert_eq!(
+            read(&dir.path().join("a").join(name)),
+            read(&dir.path().join("b").join(name)),
+            "{name}"
+        );
+    }
+    assert_png(&dir.path().join("a/one.png"), (800, 400));
+    assert_png(&dir.path().join("a/long.png"), (800, 400));
+    let svg = String::from_utf8(read(&dir.path().join("a/long.svg"))).unwrap();
+    assert!(svg.starts_with("<svg"));
+    assert!(svg.contains("training &lt;curve&gt; &amp; co"));
+    assert!(svg.contains("\nEpoch\n") && svg.contains("\n100%\n"));
+    // 20 evaluations (every 10th epoch, the last among them) plus the legend's marker.
+    assert_eq!(svg.matches("<circle").count(), 21);
+}
+
+#[test]
+fn training_curve_rejects_bad_logs_by_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let stem = dir.path().join("curve");
+    let err = |points: &[CurvePoint]| {
+        let fig = TrainingCurveFigure {
+            points,
+            ..Default::default()
+        };
+        draw_training_curve(&fig, &stem).unwrap_err().to_string()
+    };
+
+    let msg = err(&[]);
+    assert!(
+        msg.contains("curve.png") && msg.contains("no points"),
+        "{msg}"
+    );
+
+    let mut points = curve(5, 2);
+    points[3].epoch = 3;
+    let msg = err(&points);
+    assert!(
+        msg.contains("epoch 3 follows epoch 3") && msg.contains("strictly increasing"),
+        "{msg}"
+    );
+
+    let mut points = curve(5, 2);
+    points[0].epoch = 0;
+    assert!(err(&points).contains("epoch 0"));
+
+    let mut points = curve(5, 2);
+    points[2].train_accuracy = 1.5;
+    let msg = err(&points);
+    assert!(
+        msg.contains("epoch 3") && msg.contains("training accuracy 1.5"),
+        "{msg}"
+    );
+
+    let mut points = curve(5, 2);
+    points[3].test_accuracy = Some(-0.1);
+    assert!(err(&points).contains("epoch 4: test accuracy -0.1"));
+
+    let mut points = curve(5, 2);
+    points[4].train_loss = f64::NAN;
+    let msg = err(&points);
+    assert!(
+        msg.contains("epoch 5") && msg.contains("training loss NaN"),
+        "{msg}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written on error"
+    );
+}
+
+#[test]
+fn training_curve_degenerate_logs_draw() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero_loss = vec![CurvePoint {
+        epoch: 1,
+        train_loss: 0.0,
+        train_accuracy: 1.0,
+        test_accuracy: None,
+        lr: 0.0,
+    }];
+    // No test evaluations; an enormous loss and epoch; a minimum-size canvas.
+    let mut extreme = curve(3, 100);
+    extreme.iter_mut().for_each(|p| p.test_accuracy = None);
+    extreme[2].epoch = usize::MAX;
+    extreme[1].train_loss = f64::MAX;
+    for (i, (points, size)) in [
+        (&zero_loss, (400, 300)),
+        (&extreme, (400, 300)),
+        (&curve(1000, 1), (200, 200)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let fig = TrainingCurveFigure {
+            points,
+            size,
+            ..Default::default()
+        };
+        draw_training_curve(&fig, &dir.path().join(format!("curve{i}"))).unwrap();
+    }
+}

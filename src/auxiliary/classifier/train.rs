@@ -35,7 +35,7 @@ pub const LOG_FILE: &str = "log.csv";
 /// batch 64, 200 epochs, SGD with momentum 0.9 and weight decay 5e-4) with the usual
 /// CIFAR learning rate 0.1, cosine-annealed.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainParams {
     pub model: ModelKind,
     /// Divides every layer width (1: the published architecture).
@@ -197,6 +197,31 @@ pub fn train_until(
     resume: bool,
     stop_after: usize,
 ) -> Result<TrainSummary> {
+    train_observed(
+        params,
+        train,
+        test,
+        out_dir,
+        device,
+        resume,
+        stop_after,
+        &mut |_| Ok(()),
+    )
+}
+
+/// [`train_until`], calling `after_epoch` with the whole log once each epoch's checkpoint
+/// and CSV row are on disk (the CLI prints a line and redraws the curve there).
+#[allow(clippy::too_many_arguments)]
+pub fn train_observed(
+    params: &TrainParams,
+    train: &Dataset,
+    test: Option<&Dataset>,
+    out_dir: &Path,
+    device: &Device,
+    resume: bool,
+    stop_after: usize,
+    after_epoch: &mut dyn FnMut(&[EpochRecord]) -> Result<()>,
+) -> Result<TrainSummary> {
     params.check()?;
     let stop_after = stop_after.min(params.epochs);
     let checkpoint_path = out_dir.join(CHECKPOINT_FILE);
@@ -334,6 +359,7 @@ pub fn train_until(
             Some(&sgd),
         )?;
         crate::artifact::write_atomic(&log_path, log_csv(&log).as_bytes())?;
+        after_epoch(&log)?;
     }
     Ok(TrainSummary {
         start_epoch,
