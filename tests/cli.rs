@@ -308,3 +308,99 @@ fn bad_inputs_fail_with_one_line() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("unknown device"), "{}", stderr(&o));
 }
+
+#[test]
+fn aux_train_resume_predict_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("aux");
+    let run = run_dir.to_str().unwrap();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "aux",
+            "train",
+            "--model",
+            "fast",
+            "--width-divisor",
+            "16",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--limit-train",
+            "40",
+            "--limit-test",
+            "20",
+            "--eval-every",
+            "1",
+            "--data",
+            "folder:fixtures/cifar10-sample",
+            "--out",
+            run,
+        ];
+        args.extend_from_slice(extra);
+        softtext(&args)
+    };
+
+    // Stopped after one epoch, then resumed to the end.
+    let o = train(&["--stop-after", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("epoch 1/2"), "{}", stderr(&o));
+    assert_one_line_error(&train(&[]), &["checkpoint.safetensors", "resume it"]);
+    let o = train(&["--resume"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("epoch 2/2") && !stderr(&o).contains("epoch 1/2"),
+        "{}",
+        stderr(&o)
+    );
+    let log = std::fs::read_to_string(run_dir.join("log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+    assert!(log.starts_with("epoch,lr,train_loss,train_acc,test_acc,images_per_sec,seconds\n"));
+    for f in ["checkpoint.safetensors", "curve.png", "curve.svg"] {
+        assert!(run_dir.join(f).is_file(), "{f} missing");
+    }
+    assert_one_line_error(
+        &train(&["--resume", "--lr", "0.5"]),
+        &["checkpoint.safetensors", "different parameters"],
+    );
+
+    let checkpoint = run_dir.join("checkpoint.safetensors");
+    let predictions = dir.path().join("aux.csv");
+    let predict = |checkpoint: &std::path::Path| {
+        softtext(&[
+            "aux",
+            "predict",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--data",
+            "folder:fixtures/cifar10-sample",
+            "--top-k",
+            "3",
+            "--out",
+            predictions.to_str().unwrap(),
+        ])
+    };
+    let o = predict(&checkpoint);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = softtext::auxiliary::predictions::AuxPredictions::read(&predictions).unwrap();
+    assert_eq!((read.len(), read.k()), (200, 3));
+    let images = softtext::data::Dataset::load(
+        &"folder:fixtures/cifar10-sample".parse().unwrap(),
+        softtext::data::Split::Test,
+        None,
+    )
+    .unwrap();
+    let ids: Vec<&str> = read.rows().iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        images.ids().iter().map(String::as_str).collect::<Vec<_>>()
+    );
+
+    // A truncated checkpoint is refused by name, and no prediction file is written.
+    let bytes = std::fs::read(&checkpoint).unwrap();
+    let broken = dir.path().join("broken.safetensors");
+    std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(&predictions).unwrap();
+    assert_one_line_error(&predict(&broken), &["broken.safetensors"]);
+    assert!(!predictions.exists());
+}

@@ -147,7 +147,10 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     assert_eq!(last["stages"]["aux-train"]["cached"], true);
     assert_eq!(last["stages"]["eval"]["cached"], true);
     assert_eq!(last["stages"]["umap"]["cached"], false);
-    assert_ne!(last["stages"]["umap"]["key"], before["stages"]["umap"]["key"]);
+    assert_ne!(
+        last["stages"]["umap"]["key"],
+        before["stages"]["umap"]["key"]
+    );
 }
 
 #[test]
@@ -175,12 +178,18 @@ fn bad_configs_are_refused_before_any_work() {
     let e = run(&demo.replace("source = \"train\"", "source = \"self\""));
     assert!(e.contains("only read with source = \"train\""), "{e}");
     let e = run(&demo.replace("batch_size = 16", "batch_size = 1"));
-    assert!(e.contains("[auxiliary.train]: batch size must be at least 2"), "{e}");
+    assert!(
+        e.contains("[auxiliary.train]: batch size must be at least 2"),
+        "{e}"
+    );
     let e = run(&demo.replace(
         "# train_data = \"folder:...\"",
         "train_data = \"folder:nowhere/train\"",
     ));
-    assert!(e.contains("[auxiliary] train_data folder:nowhere/train"), "{e}");
+    assert!(
+        e.contains("[auxiliary] train_data folder:nowhere/train"),
+        "{e}"
+    );
     let e = run(&demo.replace("fixtures/clip-tiny", "no-such-org/no-such-model"));
     assert!(
         e.contains("no-such-org/no-such-model") && e.contains("searched"),
@@ -197,5 +206,54 @@ fn bad_configs_are_refused_before_any_work() {
     assert!(
         !dir.path().join("out/images.safetensors").exists(),
         "no work before the checks"
+    );
+}
+
+#[test]
+fn every_shipped_config_parses() {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root().join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let config = softtext::cli::reproduce::StudyConfig::from_file(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            names.push(config.name);
+        }
+    }
+    names.sort();
+    assert_eq!(names, ["demo", "paper", "quick", "smoke"]);
+}
+
+#[test]
+fn paper_config_offline_names_everything_missing_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("paper");
+    let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        .args([
+            "reproduce",
+            "--offline",
+            "--config",
+            "configs/paper.toml",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(root())
+        .env("HF_HOME", dir.path().join("empty-hf-home"))
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("openai/clip-vit-large-patch14"), "{e}");
+    if !cfg!(feature = "cuda") {
+        assert!(e.contains("built without CUDA"), "{e}");
+    }
+    if !root().join("data/cifar-10-binary.tar.gz").exists() {
+        assert!(e.contains("cifar-10-binary.tar.gz does not exist"), "{e}");
+    }
+    assert!(
+        !out.exists(),
+        "nothing may be written before the checks pass"
     );
 }

@@ -68,5 +68,6 @@ strip "$stage"/*
 tar -C "$stage" -cJf "$out/softtext-cuda.tar.xz" .
 rm -rf "$stage"
 cp ../shared/data/cifar10-jpeg-test.tar.gz "$out/" 2>/dev/null || echo "note: ../shared/data not found; copy the test set into .device/ yourself"
+cp ../shared/data/cifar10-jpeg-train.tar.gz "$out/" 2>/dev/null || echo "note: no training set copied; the aux runs of tools/run-gpu.sh will be skipped"
 du -sh "$out"/*
 echo "carry .device (and run tools/run-gpu.sh there)"

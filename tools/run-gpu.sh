@@ -28,3 +28,18 @@ if python3 -c "import torch, transformers" 2>/dev/null; then
   echo "== PyTorch side by side" | tee -a "$results/log.txt"
   python3 tools/torch_encode_bench.py 2>&1 | tee -a "$results/torch.txt"
 fi
+
+# Issue 6: the auxiliary classifier on the GPU. Each run is bounded so the script fits one
+# device call; the logs (log.csv, curve.png) come back in $results.
+if [ -f .device/cifar10-jpeg-train.tar.gz ]; then
+  echo "== aux: ResNet50 training throughput, batch 64 (one epoch of 12,800 images)" | tee -a "$results/log.txt"
+  timeout 150 $B/softtext aux train --model resnet50 --device cuda --batch-size 64 --epochs 1 \
+    --limit-train 12800 --eval-every 1 --limit-test 2000 \
+    --data folder:.device/cifar10-jpeg-train.tar.gz --test-data folder:.device/cifar10-jpeg-test.tar.gz \
+    --out "$results/aux-resnet50" 2>&1 | tee -a "$results/log.txt"
+  echo "== aux: fast network, configs/quick.toml recipe, to convergence or the time limit" | tee -a "$results/log.txt"
+  timeout 240 $B/softtext aux train --model fast --device cuda --batch-size 512 --lr 0.2 --nesterov \
+    --epochs 24 --eval-every 4 --eval-batch-size 1000 \
+    --data folder:.device/cifar10-jpeg-train.tar.gz --test-data folder:.device/cifar10-jpeg-test.tar.gz \
+    --out "$results/aux-fast" 2>&1 | tee -a "$results/log.txt"
+fi

@@ -1,5 +1,5 @@
 //! Inputs that come from outside CLIP's hard prompts: the auxiliary classifier whose top-2
 //! classes soft texts relate.
 
-pub mod predictions;
 pub mod classifier;
+pub mod predictions;

@@ -56,7 +56,11 @@ pub enum AuxCommand {
 #[derive(Debug, Args)]
 pub struct AuxTrainArgs {
     /// Network: the paper's resnet50, resnet18, or fast (ResNet-9-like, minutes on a GPU).
-    #[arg(long, default_value = "resnet50", value_name = "resnet50|resnet18|fast")]
+    #[arg(
+        long,
+        default_value = "resnet50",
+        value_name = "resnet50|resnet18|fast"
+    )]
     pub model: ModelKind,
     /// Training data (its train split): folder:PATH or cifar10-bin:PATH.
     #[arg(long, value_name = "SPEC")]
@@ -180,7 +184,11 @@ pub fn run_train(args: &AuxTrainArgs) -> Result<TrainSummary> {
     let train_data = Dataset::load(&args.data, Split::Train, None)?;
     let test_spec = args.test_data.as_ref().unwrap_or(&args.data);
     let test_data = if params.eval_every > 0 {
-        Some(Dataset::load(test_spec, Split::Test, Some(&train_data.classes))?)
+        Some(Dataset::load(
+            test_spec,
+            Split::Test,
+            Some(&train_data.classes),
+        )?)
     } else {
         None
     };

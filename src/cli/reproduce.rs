@@ -15,9 +15,9 @@ use super::report::{run_report, ReportArgs};
 use super::status;
 use super::umap::{run_umap, UmapArgs};
 use crate::artifact::write_atomic;
-use crate::clip::{ClipFiles, DeviceKind, Precision};
 use crate::auxiliary::classifier::train::{CHECKPOINT_FILE, LOG_FILE};
 use crate::auxiliary::classifier::{predict, ModelKind, TrainParams};
+use crate::clip::{ClipFiles, DeviceKind, Precision};
 use crate::data::{DataSpec, Dataset, Split};
 use crate::embeddings::Embeddings;
 use crate::error::{Error, IoContext, Result};
@@ -250,13 +250,18 @@ fn aux_top_k() -> usize {
 impl StudyConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).at(path)?;
-        toml::from_str(&text).map_err(|e| {
+        let config: Self = toml::from_str(&text).map_err(|e| {
             Error::invalid(format!(
                 "{}: {}",
                 path.display(),
                 e.to_string().replace('\n', " ")
             ))
-        })
+        })?;
+        config
+            .auxiliary
+            .check()
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        Ok(config)
     }
 }
 
@@ -300,13 +305,20 @@ fn hash(parts: &[&str]) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// Fails before any work when the checkpoint or the data is missing, naming what and how
-/// to provide it; fetches them first when allowed.
-fn preflight(config: &StudyConfig, offline: bool) -> Result<ClipFiles> {
+/// Fails before any work when the checkpoint, the data or the GPU is missing, naming
+/// everything missing at once and how to provide it; fetches what it may first.
+fn preflight(config: &StudyConfig, offline: bool, devices: &[DeviceKind]) -> Result<ClipFiles> {
+    let mut missing: Vec<String> = Vec::new();
+    for device in devices {
+        if let Err(e) = device.device() {
+            missing.push(e.to_string());
+            break;
+        }
+    }
     let data: DataSpec = config.data.spec.parse()?;
     if !data.path().exists() {
         let can_fetch = cfg!(feature = "download") && !offline && config.data.download;
-        match (&data, can_fetch) {
+        match (&data, can_fetch && missing.is_empty()) {
             #[cfg(feature = "download")]
             (DataSpec::CifarBin(path), true) => {
                 status(format!("downloading CIFAR-10 to {}", path.display()));
@@ -336,11 +348,11 @@ fn preflight(config: &StudyConfig, offline: bool) -> Result<ClipFiles> {
                     }
                     _ => String::new(),
                 };
-                return Err(Error::Missing(format!(
+                missing.push(format!(
                     "data {}: {} does not exist; put the dataset there{how}",
                     config.data.spec,
                     data.path().display(),
-                )));
+                ));
             }
         }
     }
@@ -352,19 +364,28 @@ fn preflight(config: &StudyConfig, offline: bool) -> Result<ClipFiles> {
             if let Some(spec) = spec {
                 let parsed: DataSpec = spec.parse()?;
                 if !parsed.path().exists() {
-                    return Err(Error::Missing(format!(
+                    missing.push(format!(
                         "[auxiliary] {field} {spec}: {} does not exist",
                         parsed.path().display()
-                    )));
+                    ));
                 }
             }
         }
     }
+    // Nothing is fetched once the run is bound to fail.
     #[cfg(feature = "download")]
-    let files = crate::download::resolve_or_fetch(&config.clip.model, offline)?;
+    let files =
+        crate::download::resolve_or_fetch(&config.clip.model, offline || !missing.is_empty());
     #[cfg(not(feature = "download"))]
-    let files = ClipFiles::resolve(&config.clip.model)?;
-    Ok(files)
+    let files = ClipFiles::resolve(&config.clip.model);
+    match files {
+        Ok(files) if missing.is_empty() => Ok(files),
+        Ok(_) => Err(Error::Missing(missing.join("; "))),
+        Err(e) => {
+            missing.push(e.to_string());
+            Err(Error::Missing(missing.join("; ")))
+        }
+    }
 }
 
 /// The output folder, the manifests of this run and the last, and the overall display.
@@ -379,7 +400,10 @@ struct Pipeline {
 impl Pipeline {
     /// Whether the last run recorded `stage` with this key and its outputs still exist.
     fn fresh(&self, stage: &str, key: &str, outputs: &[String]) -> bool {
-        self.previous.stages.get(stage).is_some_and(|r| r.key == key)
+        self.previous
+            .stages
+            .get(stage)
+            .is_some_and(|r| r.key == key)
             && outputs.iter().all(|o| self.out.join(o).is_file())
     }
 
@@ -436,7 +460,6 @@ const AUX_PREDICTIONS: &str = "aux/predictions.json";
 pub fn run(args: ReproduceArgs) -> Result<()> {
     let started = Instant::now();
     let config = StudyConfig::from_file(&args.config)?;
-    config.auxiliary.check()?;
     let out = args
         .out
         .clone()
@@ -448,7 +471,11 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         Some(d) => d.parse()?,
         None => device,
     };
-    let files = preflight(&config, args.offline)?;
+    let mut devices = vec![device];
+    if config.auxiliary.trains() {
+        devices.push(aux_device);
+    }
+    let files = preflight(&config, args.offline, &devices)?;
     std::fs::create_dir_all(&out).at(&out)?;
     let config_text = toml::to_string(&config).expect("config serialises");
     let manifest_path = out.join("manifest.json");

@@ -56,7 +56,7 @@ impl DeviceKind {
             Self::Cpu => Ok(Device::Cpu),
             Self::Cuda if candle_core::utils::cuda_is_available() => Ok(Device::new_cuda(0)?),
             Self::Cuda => Err(Error::Missing(
-                "--device cuda: this softtext was built without CUDA (rebuild with `--features cuda`, see README \"GPU\")"
+                "device cuda: this softtext was built without CUDA; rebuild with `--features cuda` (README \"GPU\") or use the cpu device"
                     .into(),
             )),
         }
