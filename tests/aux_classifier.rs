@@ -8,8 +8,9 @@ use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{ModuleT, VarBuilder, VarMap};
 use softtext::auxiliary::classifier::augment::Augment;
 use softtext::auxiliary::classifier::checkpoint::Checkpoint;
-use softtext::auxiliary::classifier::train::train_until;
-use softtext::auxiliary::classifier::{predict, train, ModelKind, Schedule, TrainParams};
+use softtext::auxiliary::classifier::{
+    predict, train, train_with, ModelKind, Schedule, TrainControl, TrainParams,
+};
 use softtext::data::{Dataset, Split};
 
 fn fixture(limit: usize) -> Dataset {
@@ -238,7 +239,12 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
     let straight = tempfile::tempdir().unwrap();
     train(&params, &data, None, straight.path(), &device, false).unwrap();
     let split = tempfile::tempdir().unwrap();
-    let first = train_until(&params, &data, None, split.path(), &device, false, 1).unwrap();
+    let control = TrainControl {
+        resume: false,
+        stop_after: 1,
+        after_epoch: &mut |_| Ok(()),
+    };
+    let first = train_with(&params, &data, None, split.path(), &device, control).unwrap();
     assert_eq!(first.epochs, 1);
     // Without resume an existing checkpoint is not overwritten.
     assert!(train(&params, &data, None, split.path(), &device, false).is_err());

@@ -11,7 +11,7 @@ use crate::auxiliary::classifier::augment::Augment;
 use crate::auxiliary::classifier::checkpoint::Checkpoint;
 use crate::auxiliary::classifier::train::CHECKPOINT_FILE;
 use crate::auxiliary::classifier::{
-    predict, train_observed, EpochRecord, ModelKind, Schedule, TrainParams, TrainSummary,
+    predict, train_with, EpochRecord, ModelKind, Schedule, TrainControl, TrainParams, TrainSummary,
 };
 use crate::clip::DeviceKind;
 use crate::data::{DataSpec, Dataset, Split};
@@ -248,19 +248,21 @@ pub(crate) fn train_params(
 ) -> Result<TrainSummary> {
     let started = Instant::now();
     let title = format!("{} on {}", params.model, train_data.spec);
-    let summary = train_observed(
+    let summary = train_with(
         params,
         train_data,
         test_data,
         out,
         &device.device()?,
-        resume,
-        stop_after,
-        &mut |log| {
-            if let Some(last) = log.last() {
-                status(epoch_line(last, params.epochs));
-            }
-            write_curve(out, log, &title)
+        TrainControl {
+            resume,
+            stop_after,
+            after_epoch: &mut |log| {
+                if let Some(last) = log.last() {
+                    status(epoch_line(last, params.epochs));
+                }
+                write_curve(out, log, &title)
+            },
         },
     )?;
     if summary.start_epoch == summary.epochs {

@@ -35,7 +35,7 @@ pub use predict::predict;
 pub use resnet::{BlockKind, ResNet, ResNetConfig};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdConfig};
-pub use train::{train, train_observed, train_until, EpochRecord, TrainParams, TrainSummary};
+pub use train::{train, train_with, EpochRecord, TrainControl, TrainParams, TrainSummary};
 
 /// Which network to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -183,45 +183,48 @@ pub fn train(
     device: &Device,
     resume: bool,
 ) -> Result<TrainSummary> {
-    train_until(params, train, test, out_dir, device, resume, params.epochs)
-}
-
-/// [`train`], stopping once `stop_after` epochs are complete (`<= params.epochs`), e.g. to
-/// spread a long run over several sessions.
-pub fn train_until(
-    params: &TrainParams,
-    train: &Dataset,
-    test: Option<&Dataset>,
-    out_dir: &Path,
-    device: &Device,
-    resume: bool,
-    stop_after: usize,
-) -> Result<TrainSummary> {
-    train_observed(
+    train_with(
         params,
         train,
         test,
         out_dir,
         device,
-        resume,
-        stop_after,
-        &mut |_| Ok(()),
+        TrainControl {
+            resume,
+            stop_after: params.epochs,
+            after_epoch: &mut |_| Ok(()),
+        },
     )
 }
 
-/// [`train_until`], calling `after_epoch` with the whole log once each epoch's checkpoint
-/// and CSV row are on disk (the CLI prints a line and redraws the curve there).
-#[allow(clippy::too_many_arguments)]
-pub fn train_observed(
+/// How a call to [`train_with`] runs: whether it continues the checkpoint in the output
+/// folder, where it stops, and what it does after each epoch.
+pub struct TrainControl<'a> {
+    /// Continue from `checkpoint.safetensors` in the output folder (same parameters and
+    /// data required); without, an existing checkpoint is refused.
+    pub resume: bool,
+    /// Stop once this many epochs are complete (`<= params.epochs`), e.g. to spread a long
+    /// run over several sessions.
+    pub stop_after: usize,
+    /// Called with the whole log once each epoch's checkpoint and CSV row are on disk (the
+    /// CLI prints a line and redraws the curve there).
+    pub after_epoch: &'a mut dyn FnMut(&[EpochRecord]) -> Result<()>,
+}
+
+/// [`train`] with explicit control over resuming, stopping and per-epoch reporting.
+pub fn train_with(
     params: &TrainParams,
     train: &Dataset,
     test: Option<&Dataset>,
     out_dir: &Path,
     device: &Device,
-    resume: bool,
-    stop_after: usize,
-    after_epoch: &mut dyn FnMut(&[EpochRecord]) -> Result<()>,
+    control: TrainControl<'_>,
 ) -> Result<TrainSummary> {
+    let TrainControl {
+        resume,
+        stop_after,
+        after_epoch,
+    } = control;
     params.check()?;
     let stop_after = stop_after.min(params.epochs);
     let checkpoint_path = out_dir.join(CHECKPOINT_FILE);
