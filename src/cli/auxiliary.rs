@@ -194,7 +194,7 @@ pub fn run_train(args: &AuxTrainArgs) -> Result<TrainSummary> {
     };
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     status(format!(
-        "training {} on {} ({} train images{}) for {} epochs at batch {} on {}",
+        "training {} on {} ({} train images{}) for {} epoch(s) at batch {} on {}",
         params.model,
         args.data,
         params
