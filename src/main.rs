@@ -3,7 +3,26 @@
 use clap::error::ErrorKind;
 use clap::Parser;
 
+/// candle allocates a fresh buffer for every tensor op. glibc serves large ones with mmap
+/// and unmaps them on free, so every op page-faults its output in again; a quarter of CPU
+/// training time went to page faults. Keeping freed memory in the heap measured, on 2
+/// cores: one epoch of the fast network on 256 images 4.0 -> 5.3 images/s (peak memory
+/// 6.5 -> 7.7 GB), a warm ResNet50 training step at batch 32 1.3 -> 2.5 images/s (17 GB
+/// peak either way).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory() {
+    // SAFETY: mallopt only changes allocator settings, and runs before any other thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_memory() {}
+
 fn main() {
+    keep_freed_memory();
     let cli = match softtext::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
