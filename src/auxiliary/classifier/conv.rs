@@ -53,13 +53,22 @@ impl Module for Conv {
         let pad = k / 2;
         let h_out = (h + 2 * pad - k) / s + 1;
         let w_out = (w + 2 * pad - k) / s + 1;
+        // Channel-major [C, N, H, W]: the patches of the whole batch form one
+        // [C*k*k, N*H'*W'] matrix, so the convolution is a single matrix product. A per-image
+        // batched product would broadcast the weight N times, and its gradient would then be
+        // an [N, out, C*k*k] tensor summed over N along candle's slow strided path.
+        // One block copy here keeps the padding and tap copies below on candle's
+        // contiguous fast paths.
+        let channel_major = x.transpose(0, 1)?.contiguous()?;
         let padded = if pad > 0 {
-            x.pad_with_zeros(2, pad, pad)?.pad_with_zeros(3, pad, pad)?
+            channel_major
+                .pad_with_zeros(2, pad, pad)?
+                .pad_with_zeros(3, pad, pad)?
         } else {
-            x.clone()
+            channel_major
         };
         // One shifted (and subsampled) view per kernel tap, stacked after the channel axis
-        // so that the patch index is c * k * k + ky * k + kx, the weight's flattening order.
+        // so that the patch row is c * k * k + ky * k + kx, the weight's flattening order.
         let mut taps = Vec::with_capacity(k * k);
         for ky in 0..k {
             for kx in 0..k {
@@ -72,15 +81,16 @@ impl Module for Conv {
             }
         }
         let patches = if taps.len() == 1 {
-            taps.remove(0).reshape((n, c, h_out * w_out))?
+            taps.remove(0).reshape((c, n * h_out * w_out))?
         } else {
-            Tensor::stack(&taps, 2)?.reshape((n, c * k * k, h_out * w_out))?
+            Tensor::stack(&taps, 1)?.reshape((c * k * k, n * h_out * w_out))?
         };
         let c_out = self.weight.dim(0)?;
-        let weight = self.weight.reshape((c_out, c * k * k))?;
-        weight
-            .broadcast_matmul(&patches)?
-            .reshape((n, c_out, h_out, w_out))
+        self.weight
+            .reshape((c_out, c * k * k))?
+            .matmul(&patches)?
+            .reshape((c_out, n, h_out, w_out))?
+            .transpose(0, 1)
     }
 }
 
@@ -125,6 +135,48 @@ mod tests {
                 .to_scalar()
                 .unwrap();
             assert!(diff < 1e-4, "k {k} s {s} size {size}: {diff}");
+        }
+    }
+
+    #[test]
+    fn gradients_match_candle_conv2d() {
+        let device = Device::Cpu;
+        for (k, s, size) in [(3, 1, 5), (3, 2, 6), (3, 2, 5), (1, 1, 4), (1, 2, 5)] {
+            let varmap = candle_nn::VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F64, &device);
+            let conv = Conv::new(3, 4, k, s, vb).unwrap();
+            let x = candle_core::Var::randn(0f64, 1.0, (2, 3, size, size), &device).unwrap();
+            let ours = conv.forward(x.as_tensor()).unwrap();
+            // A random linear functional of the output, so every output element matters.
+            let probe = Tensor::randn(0f64, 1.0, ours.dims(), &device).unwrap();
+            let grads_of = |out: &Tensor| {
+                let grads = (out * &probe)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                let dx = grads.get(x.as_tensor()).unwrap().clone();
+                let dw = grads.get(conv.weight()).unwrap().clone();
+                (dx, dw)
+            };
+            let theirs = x.as_tensor().conv2d(conv.weight(), k / 2, s, 1, 1).unwrap();
+            let (dx, dw) = grads_of(&ours);
+            let (dx_ref, dw_ref) = grads_of(&theirs);
+            for (name, a, b) in [("input", dx, dx_ref), ("weight", dw, dw_ref)] {
+                let diff: f64 = (a - b)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar()
+                    .unwrap();
+                assert!(
+                    diff < 1e-10,
+                    "k {k} s {s} size {size}: {name} grad off by {diff}"
+                );
+            }
         }
     }
 }

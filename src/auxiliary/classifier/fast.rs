@@ -4,11 +4,12 @@
 //! It reaches useful accuracy in a few epochs, which the full ResNets cannot on a CPU.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{BatchNorm, Linear, ModuleT, VarBuilder};
+use candle_nn::{Linear, ModuleT, VarBuilder};
 
 use super::conv::Conv;
 
-use super::resnet::{batch_norm, conv};
+use super::norm::{batch_norm, Norm};
+use super::resnet::conv;
 
 /// Architecture of the fast network.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -60,7 +61,7 @@ impl FastConfig {
 #[derive(Debug, Clone)]
 struct ConvBnRelu {
     conv: Conv,
-    bn: BatchNorm,
+    bn: Norm,
 }
 
 impl ConvBnRelu {

@@ -14,6 +14,7 @@ pub mod augment;
 pub mod checkpoint;
 pub mod conv;
 pub mod fast;
+pub mod norm;
 pub mod predict;
 pub mod resnet;
 pub mod schedule;

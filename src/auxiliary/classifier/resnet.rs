@@ -5,9 +5,10 @@
 //! `fc`), so a checkpoint reads like a torchvision state dict.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{BatchNorm, Linear, ModuleT, VarBuilder};
+use candle_nn::{Linear, ModuleT, VarBuilder};
 
 use super::conv::Conv;
+use super::norm::{batch_norm, Norm};
 
 /// Residual block kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -83,11 +84,6 @@ impl ResNetConfig {
     }
 }
 
-/// `BatchNorm` after every convolution, PyTorch defaults (eps 1e-5, momentum 0.1).
-pub(crate) fn batch_norm(channels: usize, vb: VarBuilder) -> Result<BatchNorm> {
-    candle_nn::batch_norm(channels, candle_nn::BatchNormConfig::default(), vb)
-}
-
 /// Convolution without bias: the following batch norm's shift makes a bias redundant.
 pub(crate) fn conv(
     c_in: usize,
@@ -102,7 +98,7 @@ pub(crate) fn conv(
 #[derive(Debug, Clone)]
 struct ConvBn {
     conv: Conv,
-    bn: BatchNorm,
+    bn: Norm,
 }
 
 #[derive(Debug, Clone)]
