@@ -11,7 +11,8 @@ use crate::auxiliary::classifier::augment::Augment;
 use crate::auxiliary::classifier::checkpoint::Checkpoint;
 use crate::auxiliary::classifier::train::CHECKPOINT_FILE;
 use crate::auxiliary::classifier::{
-    predict, train_with, EpochRecord, ModelKind, Schedule, TrainControl, TrainParams, TrainSummary,
+    predict_with, train_with, EpochRecord, ModelKind, Schedule, TrainControl, TrainParams,
+    TrainSummary,
 };
 use crate::clip::DeviceKind;
 use crate::data::{DataSpec, Dataset, Split};
@@ -347,8 +348,8 @@ pub fn run_predict(args: &AuxPredictArgs) -> Result<()> {
     if let Some(n) = args.limit {
         data.balanced_limit(n);
     }
-    let predictions = predict(
-        &args.checkpoint,
+    let predictions = predict_with(
+        &checkpoint,
         &data,
         args.top_k,
         &args.device.device()?,

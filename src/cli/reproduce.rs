@@ -677,7 +677,12 @@ fn train_and_predict(
         .unwrap_or(&config.data.spec)
         .parse()?;
     let train_data = Dataset::load(&train_spec, Split::Train, None)?;
-    let test_data = if params.eval_every > 0 {
+    let data_spec: DataSpec = config.data.spec.parse()?;
+    // The evaluated images, in the classifier's class order; read once, and reused for the
+    // per-epoch test accuracy when that is the same split (the default).
+    let eval_full = Dataset::load(&data_spec, split, Some(&train_data.classes))?;
+    let separate_test = if params.eval_every > 0 && (test_spec != data_spec || split != Split::Test)
+    {
         Some(Dataset::load(
             &test_spec,
             Split::Test,
@@ -686,14 +691,16 @@ fn train_and_predict(
     } else {
         None
     };
+    let test_data: Option<&Dataset> = match &separate_test {
+        Some(test) => Some(test),
+        None if params.eval_every > 0 => Some(&eval_full),
+        None => None,
+    };
     let params_json = serde_json::to_string(&params).expect("params serialise");
     let train_key = hash(&[
         "aux-train-v1",
         &train_data.manifest_hash(),
-        &test_data
-            .as_ref()
-            .map(Dataset::manifest_hash)
-            .unwrap_or_default(),
+        &test_data.map(Dataset::manifest_hash).unwrap_or_default(),
         &params_json,
     ]);
     let folder = format!("aux/train-{}", &train_key[..16]);
@@ -735,7 +742,7 @@ fn train_and_predict(
             train_params(
                 &params,
                 &train_data,
-                test_data.as_ref(),
+                test_data,
                 &dir,
                 device,
                 resume,
@@ -745,8 +752,9 @@ fn train_and_predict(
         },
     )?;
     drop(train_data);
+    drop(separate_test);
 
-    let mut eval_data = Dataset::load(&config.data.spec.parse()?, split, None)?;
+    let mut eval_data = eval_full;
     if let Some(limit) = config.data.limit {
         eval_data.balanced_limit(limit);
     }

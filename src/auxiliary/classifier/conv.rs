@@ -126,14 +126,7 @@ mod tests {
             let ours = conv.forward(&x).unwrap();
             let theirs = x.conv2d(conv.weight(), k / 2, s, 1, 1).unwrap();
             assert_eq!(ours.dims(), theirs.dims(), "k {k} s {s}");
-            let diff: f32 = (ours - theirs)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar()
-                .unwrap();
+            let diff = super::super::max_abs_diff(&ours, &theirs);
             assert!(diff < 1e-4, "k {k} s {s} size {size}: {diff}");
         }
     }
@@ -164,14 +157,7 @@ mod tests {
             let (dx, dw) = grads_of(&ours);
             let (dx_ref, dw_ref) = grads_of(&theirs);
             for (name, a, b) in [("input", dx, dx_ref), ("weight", dw, dw_ref)] {
-                let diff: f64 = (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar()
-                    .unwrap();
+                let diff = super::super::max_abs_diff(&a, &b);
                 assert!(
                     diff < 1e-10,
                     "k {k} s {s} size {size}: {name} grad off by {diff}"

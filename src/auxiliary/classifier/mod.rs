@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::{Error, Result};
 
 pub use fast::{FastConfig, FastNet};
-pub use predict::predict;
+pub use predict::{predict, predict_with};
 pub use resnet::{BlockKind, ResNet, ResNetConfig};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdConfig};
@@ -242,4 +242,17 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random::<f64>();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Largest absolute elementwise difference, as f64: the unit tests' comparison.
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a.to_dtype(DType::F64).unwrap() - b.to_dtype(DType::F64).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap()
 }

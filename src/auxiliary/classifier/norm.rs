@@ -97,14 +97,7 @@ mod tests {
                 .unwrap()
         };
         let got = ours.forward_t(&x, false).unwrap();
-        let diff: f64 = (got - expected)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let diff = super::super::max_abs_diff(&got, &expected);
         assert!(diff < 1e-12, "{diff}");
         let same_stats =
             |a: &Tensor, b: &Tensor| a.to_vec1::<f64>().unwrap() == b.to_vec1::<f64>().unwrap();

@@ -76,7 +76,23 @@ pub fn predict(
     device: &Device,
     batch_size: usize,
 ) -> Result<AuxPredictions> {
-    let checkpoint = Checkpoint::read(checkpoint)?;
+    predict_with(
+        &Checkpoint::read(checkpoint)?,
+        data,
+        top_k,
+        device,
+        batch_size,
+    )
+}
+
+/// [`predict`] from a checkpoint already read (e.g. to look up its classes first).
+pub fn predict_with(
+    checkpoint: &Checkpoint,
+    data: &Dataset,
+    top_k: usize,
+    device: &Device,
+    batch_size: usize,
+) -> Result<AuxPredictions> {
     let classes = &checkpoint.meta.classes;
     if !(2..=classes.len()).contains(&top_k) {
         return Err(Error::invalid(format!(
@@ -96,7 +112,7 @@ pub fn predict(
             ),
         ));
     }
-    let model = load_model(&checkpoint, device)?;
+    let model = load_model(checkpoint, device)?;
     let images = Images::decode(data)?;
     let mut rows: Vec<AuxRow> = Vec::with_capacity(data.len());
     for_each_logits(&model, &images, batch_size, device, |start, logits| {
