@@ -21,8 +21,23 @@ fn keep_freed_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_memory() {}
 
+/// Rust ignores SIGPIPE, so after `softtext tokenize … | head` closes the pipe the next print
+/// panics with a backtrace. Ending quietly, as other Unix tools do, is what a pipeline expects;
+/// output files are unaffected because they are written to a temporary name and renamed.
+#[cfg(unix)]
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: restores the default disposition of one signal before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn end_quietly_on_closed_pipe() {}
+
 fn main() {
     keep_freed_memory();
+    end_quietly_on_closed_pipe();
     let cli = match softtext::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {

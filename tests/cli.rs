@@ -404,3 +404,32 @@ fn aux_train_resume_predict_and_refusals() {
     assert_one_line_error(&predict(&broken), &["broken.safetensors"]);
     assert!(!predictions.exists());
 }
+
+#[test]
+fn closed_stdout_pipe_ends_without_a_panic() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let words: Vec<String> = (0..20_000).map(|i| format!("word{i}")).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        .arg("tokenize")
+        .args(&words)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run softtext");
+    // Like `| head -c 64`: read a little, then close the pipe while softtext still writes.
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&first).starts_with("49406 "));
+    let err = stderr(&out);
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    assert!(
+        !out.status.success(),
+        "softtext cannot have printed every line"
+    );
+}

@@ -1,7 +1,10 @@
-//! GPU correctness: f16 and bf16 CUDA embeddings against the f32 CPU embeddings of the same
+//! Half precision: f16 and bf16 embeddings against the f32 CPU embeddings of the same
 //! checkpoint on the fixture images and prompts (cosine >= 0.9995 for f16, >= 0.999 for bf16).
-//! Without a CUDA build or a GPU the test reports that it was skipped and passes; the
-//! GPU machine runs it from `tools/run-gpu.sh`.
+//!
+//! The CPU run always happens, so the half-precision model code (dtype of every parameter,
+//! embeddings, masks and the f32 softmax) is exercised by every `cargo test`. The CUDA run
+//! needs a `cuda` build and a GPU; without them it reports that it was skipped and passes.
+//! The GPU machine runs it from `tools/run-gpu.sh`.
 
 use std::path::PathBuf;
 
@@ -13,18 +16,22 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (n(a) * n(b))
 }
 
-#[test]
-fn half_precision_cuda_matches_f32_cpu() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn checkpoint() -> ClipFiles {
     let dir = std::env::var("SOFTTEXT_GPU_CLIP")
-        .unwrap_or_else(|_| root.join("fixtures/clip-tiny").display().to_string());
-    let files = ClipFiles::resolve(&dir).unwrap();
-    if let Err(e) = DeviceKind::Cuda.device() {
-        eprintln!("SKIPPED half_precision_cuda_matches_f32_cpu: {e}");
-        return;
-    }
+        .unwrap_or_else(|_| root().join("fixtures/clip-tiny").display().to_string());
+    ClipFiles::resolve(&dir).unwrap()
+}
+
+/// Encodes the fixture cats and three prompts in f32 on the CPU and in f16 and bf16 on
+/// `device`, and asserts the worst per-row cosine against the bounds.
+fn half_precision_matches_f32_cpu(device: DeviceKind) {
+    let files = checkpoint();
     let reference = Clip::load(&files, DeviceKind::Cpu, Precision::F32).unwrap();
-    let images: Vec<RgbImage> = std::fs::read_dir(root.join("fixtures/cifar10-sample/test/cat"))
+    let images: Vec<RgbImage> = std::fs::read_dir(root().join("fixtures/cifar10-sample/test/cat"))
         .unwrap()
         .map(|e| RgbImage::open(&e.unwrap().path()).unwrap())
         .collect();
@@ -50,22 +57,42 @@ fn half_precision_cuda_matches_f32_cpu() {
     let want_texts = reference.encode_token_ids(&ids).unwrap();
     let dim = reference.dim();
     for (precision, bound) in [(Precision::F16, 0.9995f32), (Precision::Bf16, 0.999)] {
-        let gpu = Clip::load(&files, DeviceKind::Cuda, precision).unwrap();
-        let got_images = gpu
+        let half = Clip::load(&files, device, precision).unwrap();
+        let got_images = half
             .encode_pixel_values(pixels.clone(), images.len())
             .unwrap();
-        let got_texts = gpu.encode_token_ids(&ids).unwrap();
+        let got_texts = half.encode_token_ids(&ids).unwrap();
         for (name, got, want) in [
             ("image", &got_images, &want_images),
             ("text", &got_texts, &want_texts),
         ] {
+            assert_eq!(got.len(), want.len(), "{precision} {name}: row count");
             let worst = got
                 .chunks_exact(dim)
                 .zip(want.chunks_exact(dim))
                 .map(|(a, b)| cosine(a, b))
                 .fold(1.0f32, f32::min);
-            eprintln!("{precision} {name} embeddings: min cosine vs f32 CPU = {worst:.6}");
-            assert!(worst >= bound, "{precision} {name}: {worst} < {bound}");
+            eprintln!(
+                "{device:?} {precision} {name} embeddings: min cosine vs f32 CPU = {worst:.6}"
+            );
+            assert!(
+                worst >= bound,
+                "{device:?} {precision} {name}: {worst} < {bound}"
+            );
         }
     }
+}
+
+#[test]
+fn half_precision_cpu_matches_f32_cpu() {
+    half_precision_matches_f32_cpu(DeviceKind::Cpu);
+}
+
+#[test]
+fn half_precision_cuda_matches_f32_cpu() {
+    if let Err(e) = DeviceKind::Cuda.device() {
+        eprintln!("SKIPPED half_precision_cuda_matches_f32_cpu: {e}");
+        return;
+    }
+    half_precision_matches_f32_cpu(DeviceKind::Cuda);
 }
