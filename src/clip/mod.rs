@@ -54,7 +54,14 @@ impl DeviceKind {
     pub fn device(self) -> Result<Device> {
         match self {
             Self::Cpu => Ok(Device::Cpu),
-            Self::Cuda if candle_core::utils::cuda_is_available() => Ok(Device::new_cuda(0)?),
+            Self::Cuda if candle_core::utils::cuda_is_available() => {
+                Device::new_cuda(0).map_err(|e| {
+                    Error::Missing(format!(
+                        "device cuda: no usable GPU ({}); check that `nvidia-smi` lists one, or use the cpu device",
+                        crate::error::without_backtrace(e)
+                    ))
+                })
+            }
             Self::Cuda => Err(Error::Missing(
                 "device cuda: this softtext was built without CUDA; rebuild with `--features cuda` (README \"GPU\") or use the cpu device"
                     .into(),
