@@ -21,6 +21,12 @@ Usage (from the repository root, in a venv with ``pip install torch transformers
                                                         # full-size ViT-L/14 random checkpoint
                                                         # plus reference outputs (not committed)
 
+``--checkpoint-only`` writes just the random checkpoint, with the committed
+``fixtures/tokenizer/tokenizer.json`` and no reference outputs. ``tools/run-gpu.sh`` uses it on the
+GPU machine (which has torch and transformers but not open_clip) to get ViT-L/14 shapes there:
+
+    python tools/make_fixtures.py --size vit-l-14 --checkpoint-only --out /tmp/l14
+
 The second form is what ``SOFTTEXT_PARITY_DIR=/tmp/parity-l14 cargo test --release --test parity
 -- --ignored`` checks. ``--size vit-b-32`` makes a ViT-B/32-sized random checkpoint the same way
 (used for CPU throughput figures).
@@ -39,8 +45,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from safetensors.numpy import save_file
+
+try:
+    from PIL import Image
+except ImportError:  # --checkpoint-only (the GPU machine) needs no images
+    Image = None
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -417,8 +427,19 @@ def main() -> None:
     ap.add_argument("--size", choices=["tiny", "vit-b-32", "vit-l-14"], default="tiny")
     ap.add_argument("--out", type=Path, help="output folder (default: fixtures/)")
     ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--checkpoint-only", action="store_true",
+                    help="only the random checkpoint, with the committed tokenizer; no reference outputs")
     args = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+    if args.checkpoint_only:
+        if not args.out or args.size == "tiny":
+            sys.exit("error: --checkpoint-only needs --size vit-b-32|vit-l-14 and --out")
+        config = vit_l_14_config() if args.size == "vit-l-14" else vit_b_32_config()
+        model_dir = args.out / f"clip-{args.size}-random"
+        write_model(model_dir, config, FIXTURES / "tokenizer" / "tokenizer.json", args.seed)
+        print(model_dir)
+        return
 
     tokenizer_json = write_tokenizer(FIXTURES / "tokenizer")
     if args.size == "tiny":
