@@ -47,12 +47,10 @@ fn main() {
         Err(e) => {
             // clap's first line says what is wrong; its usage block is one `--help` away.
             let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            let first = first.trim_start_matches("error: ");
-            eprintln!("error: {first} (see softtext --help)");
+            eprintln!(
+                "error: {} (see softtext --help)",
+                one_line_clap_error(&text)
+            );
             std::process::exit(2);
         }
     };
@@ -60,4 +58,24 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// clap's first line says what is wrong. When it ends in a colon ("the following required
+/// arguments were not provided:"), the indented lines after it are the arguments meant, so
+/// they join it; the usage block after the blank line stays behind `--help`.
+fn one_line_clap_error(rendered: &str) -> String {
+    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    if !first.ends_with(':') {
+        return first;
+    }
+    let listed: Vec<&str> = lines
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    format!("{first} {}", listed.join(", "))
 }

@@ -221,6 +221,11 @@ fn bad_inputs_fail_with_one_line() {
         ])
     };
     assert_one_line_error(&img("nope:x", "test"), &["unknown kind \"nope\""]);
+    // Missing arguments are named on the one line, not only in the usage block.
+    assert_one_line_error(
+        &softtext(&["encode-images", "--clip", "fixtures/clip-tiny"]),
+        &["not provided", "--data <SPEC>", "--out <FILE.safetensors>"],
+    );
     assert_one_line_error(
         &img("folder:does/not/exist", "test"),
         &["does/not/exist", "no such"],
