@@ -108,3 +108,50 @@ invalid_from!(
     crate::umap::UmapError,
     crate::report::ReportError,
 );
+
+/// A TOML error as one line: `line L, column C: MESSAGE`. The parser's own rendering spans
+/// several lines (a caret under the source), which a one-line error cannot carry.
+pub fn toml_error_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::toml_error_line;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Section {
+        name: String,
+        size: usize,
+    }
+
+    fn error_for(text: &str) -> String {
+        let e = toml::from_str::<Section>(text).unwrap_err();
+        toml_error_line(text, &e)
+    }
+
+    #[test]
+    fn points_at_line_and_column_in_characters() {
+        // "é" is two bytes; the column counts characters, as editors do.
+        assert_eq!(
+            error_for("name = \"café\"\nsize = \"big\"\n"),
+            "line 2, column 8: invalid type: string \"big\", expected usize"
+        );
+        assert_eq!(
+            error_for("name = \"é\" ; size = 1\n"),
+            "line 1, column 12: unexpected key or value, expected newline, `#`"
+        );
+        assert!(!error_for("name = [\n").contains('\n'));
+    }
+}

@@ -172,7 +172,15 @@ fn bad_configs_are_refused_before_any_work() {
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
     let e = run(&demo.replace("[umap]\n", "[umap]\ncolour = \"red\"\n"));
-    assert!(e.contains("unknown field `colour`"), "{e}");
+    // One line that points at the offending key, not the parser's multi-line caret drawing.
+    let colour_line = demo.lines().position(|l| l == "[umap]").unwrap() + 2;
+    assert!(
+        e.contains(&format!(
+            "line {colour_line}, column 1: unknown field `colour`"
+        )),
+        "{e}"
+    );
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
     let e = run(&demo.replace("epochs = 10", "epochs = 10\nwarmup = 3"));
     assert!(e.contains("unknown field `warmup`"), "{e}");
     let e = run(&demo.replace("source = \"train\"", "source = \"self\""));

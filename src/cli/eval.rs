@@ -74,7 +74,13 @@ pub fn prompt_config(
     let mut file: PromptConfigFile = match path {
         Some(p) => {
             let text = std::fs::read_to_string(p).at(p)?;
-            toml::from_str(&text).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?
+            toml::from_str(&text).map_err(|e| {
+                Error::invalid(format!(
+                    "{}: {}",
+                    p.display(),
+                    crate::error::toml_error_line(&text, &e)
+                ))
+            })?
         }
         None => PromptConfigFile::default(),
     };

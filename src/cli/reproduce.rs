@@ -254,7 +254,7 @@ impl StudyConfig {
             Error::invalid(format!(
                 "{}: {}",
                 path.display(),
-                e.to_string().replace('\n', " ")
+                crate::error::toml_error_line(&text, &e)
             ))
         })?;
         config
