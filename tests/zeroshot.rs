@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use softtext::auxiliary::predictions::{AuxPredictions, AuxRow};
 use softtext::prompts::PromptConfig;
+use softtext::zeroshot::catalogue::catalogue;
 use softtext::zeroshot::{
     evaluate, mcnemar_exact_p, plan_texts, to_csv, to_json, to_markdown, AuxSource, Bootstrap,
     ConfusionMatrix, EvalParams, EvalReport, ImageSet, ProtocolKind, TextBank, TextPlan,
@@ -323,6 +324,7 @@ fn builtin_sources_follow_the_hard_scores() {
                 assert_eq!(report.aux.top1_accuracy, 0.75);
                 // Image 0 (cat) ranks dog, ship, cat.
                 assert_eq!(report.aux.top2_accuracy, 0.75);
+                assert_eq!(report.aux_top2, [(1, 2), (0, 2), (1, 2), (2, 1)]);
             }
             _ => {
                 assert_eq!(report.aux.source, "oracle");
@@ -331,8 +333,26 @@ fn builtin_sources_follow_the_hard_scores() {
                 // Cat's most-confused class is dog (hard's one error), and hard still prefers
                 // dog within the pair, so hard-top2 keeps that error.
                 assert_eq!(report.row("hard", "hard-top2").unwrap().accuracy, 0.75);
+                // Dog and ship are never confused: their partner is the wrong class with the
+                // highest hard score over their images (ship for dog, dog for ship).
+                assert_eq!(report.aux_top2, [(0, 1), (0, 1), (1, 2), (2, 1)]);
             }
         }
+        // texts.json counts the pairs that were evaluated, not a reconstruction of them.
+        let counted: Vec<(usize, usize, usize)> = catalogue(&config, &bank, &report)
+            .aux_pairs
+            .iter()
+            .map(|p| (p.subject, p.object, p.images))
+            .collect();
+        let mut expected: Vec<(usize, usize, usize)> = Vec::new();
+        for &(a, b) in &report.aux_top2 {
+            match expected.iter_mut().find(|(x, y, _)| (*x, *y) == (a, b)) {
+                Some(entry) => entry.2 += 1,
+                None => expected.push((a, b, 1)),
+            }
+        }
+        expected.sort_by_key(|&(a, b, n)| (std::cmp::Reverse(n), a, b));
+        assert_eq!(counted, expected, "{source:?}");
     }
 }
 

@@ -11,7 +11,7 @@ use crate::embeddings::encode::cached_text_embeddings;
 use crate::embeddings::{Embeddings, Kind};
 use crate::error::{Error, IoContext, Result};
 use crate::prompts::{ClassSpec, PromptConfig, PromptConfigFile};
-use crate::zeroshot::catalogue::{aux_top2, catalogue};
+use crate::zeroshot::catalogue::catalogue;
 use crate::zeroshot::{
     evaluate, plan_texts, to_csv, to_json, to_markdown, AuxSource, EvalParams, EvalReport,
     ImageSet, ProtocolKind, TextBank,
@@ -283,13 +283,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
     let bank = TextBank::new(texts.ids.clone(), texts.data.clone(), texts.dim)?;
     let image_set = ImageSet::new(&images.data, images.dim, &labels, &images.ids)?;
     let report = evaluate(&params, &config, &image_set, &aux, &bank)?;
-    let aligned = match &aux {
-        AuxSource::Predictions(p) => Some(p.align(config.classes(), &images.ids)?),
-        _ => None,
-    };
-    let hard = hard_class_scores(&images, &bank, &config)?;
-    let pairs = aux_top2(&aux, aligned.as_ref(), &hard, &labels, &report);
-    let catalogue = catalogue(&config, &bank, &report, &pairs);
+    let catalogue = catalogue(&config, &bank, &report);
     write_atomic(
         &args.out.join("texts.json"),
         serde_json::to_string_pretty(&catalogue)
@@ -330,45 +324,6 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
         config,
         texts,
     })
-}
-
-/// `[N, C]` cosine of each image with each class's hard embedding (the normalised mean of its
-/// normalised template embeddings, CLIP's ensembling recipe).
-pub fn hard_class_scores(
-    images: &Embeddings,
-    bank: &TextBank,
-    config: &PromptConfig,
-) -> Result<Vec<f32>> {
-    let dim = images.dim;
-    let prompts = config.hard_prompts();
-    let class_embeddings: Vec<Vec<f32>> = prompts
-        .texts_by_class()
-        .iter()
-        .map(|texts| {
-            let mut mean = vec![0f32; dim];
-            for t in texts {
-                let e = bank
-                    .embedding(t)
-                    .ok_or_else(|| Error::invalid(format!("hard prompt {t:?} was not encoded")))?;
-                mean.iter_mut().zip(e).for_each(|(m, x)| *m += x);
-            }
-            let norm = mean
-                .iter()
-                .map(|x| x * x)
-                .sum::<f32>()
-                .sqrt()
-                .max(f32::MIN_POSITIVE);
-            Ok(mean.into_iter().map(|x| x / norm).collect())
-        })
-        .collect::<Result<_>>()?;
-    Ok((0..images.len())
-        .flat_map(|i| {
-            let row = images.row(i);
-            class_embeddings
-                .iter()
-                .map(move |c| c.iter().zip(row).map(|(a, b)| a * b).sum::<f32>())
-        })
-        .collect())
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {

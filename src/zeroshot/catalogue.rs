@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuxSource, EvalReport, TextBank};
+use super::{EvalReport, TextBank};
 use crate::prompts::PromptConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,17 +55,10 @@ impl TextCatalogue {
 }
 
 /// Describes every text of `bank` that the configuration can produce, and counts the
-/// auxiliary (top-1, top-2) pairs per image.
-///
-/// For the built-in sources the pairs are reconstructed from the report: `self` ranks
-/// classes by the hard-prompt similarity (recomputed from `images`), and `oracle` pairs the
-/// true class with its most-confused class under the `hard` row's confusion matrix.
-pub fn catalogue(
-    config: &PromptConfig,
-    bank: &TextBank,
-    report: &EvalReport,
-    aux_pairs: &[(usize, usize)],
-) -> TextCatalogue {
+/// auxiliary (top-1, top-2) pairs per image. The pairs are the report's own
+/// ([`EvalReport::aux_top2`]), so the counts and the texts they name are those evaluated.
+pub fn catalogue(config: &PromptConfig, bank: &TextBank, report: &EvalReport) -> TextCatalogue {
+    let aux_pairs: &[(usize, usize)] = &report.aux_top2;
     let present: HashSet<&str> = bank.texts().iter().map(String::as_str).collect();
     let mut texts = Vec::new();
     for prompt in config.hard_prompts().iter() {
@@ -112,55 +105,5 @@ pub fn catalogue(
         classes: report.classes.clone(),
         texts,
         aux_pairs,
-    }
-}
-
-/// Each image's auxiliary (top-1, top-2) pair. `hard_scores` is `[N, C]` (only read for the
-/// built-in sources).
-pub fn aux_top2(
-    aux: &AuxSource,
-    aligned_file: Option<&crate::auxiliary::predictions::AlignedAux>,
-    hard_scores: &[f32],
-    labels: &[usize],
-    report: &EvalReport,
-) -> Vec<(usize, usize)> {
-    let classes = report.classes.len();
-    match aux {
-        AuxSource::Predictions(_) => {
-            let aligned = aligned_file.expect("aligned predictions for a file source");
-            (0..aligned.len()).map(|i| aligned.top2(i)).collect()
-        }
-        AuxSource::SelfRanking => hard_scores
-            .chunks_exact(classes)
-            .map(|row| {
-                let mut order: Vec<usize> = (0..classes).collect();
-                order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-                (order[0], order[1])
-            })
-            .collect(),
-        AuxSource::Oracle => {
-            let confusion = report
-                .row("hard", "hard")
-                .map(|r| r.confusion.clone())
-                .unwrap_or_default();
-            let confused: Vec<usize> = (0..classes)
-                .map(|c| {
-                    (0..classes)
-                        .filter(|&j| j != c)
-                        .max_by(|&a, &b| {
-                            let count = |j: usize| {
-                                confusion
-                                    .get(c)
-                                    .and_then(|r| r.get(j))
-                                    .copied()
-                                    .unwrap_or(0)
-                            };
-                            count(a).cmp(&count(b)).then(b.cmp(&a))
-                        })
-                        .unwrap_or(0)
-                })
-                .collect();
-            labels.iter().map(|&l| (l, confused[l])).collect()
-        }
     }
 }

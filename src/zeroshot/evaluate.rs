@@ -158,6 +158,9 @@ pub fn evaluate(
             seed: params.seed(),
         },
         rows,
+        aux_top2: (0..aligned.len())
+            .map(|image| aligned.top2(image))
+            .collect(),
     })
 }
 

@@ -124,6 +124,11 @@ pub struct EvalReport {
     pub bootstrap: BootstrapSummary,
     /// The rows, hard first, then each relation, then `relations-mean`.
     pub rows: Vec<ResultRow>,
+    /// Each image's auxiliary (top-1, top-2), in image order, exactly as the protocols read
+    /// them, so `texts.json` and the figures name the soft texts that were evaluated. Not
+    /// serialised: one pair per image would swamp `table.json`.
+    #[serde(skip)]
+    pub aux_top2: Vec<(usize, usize)>,
 }
 
 impl EvalReport {
