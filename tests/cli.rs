@@ -221,6 +221,20 @@ fn bad_inputs_fail_with_one_line() {
         ])
     };
     assert_one_line_error(&img("nope:x", "test"), &["unknown kind \"nope\""]);
+    assert_one_line_error(
+        &softtext(&[
+            "encode-images",
+            "--clip",
+            "fixtures/clip-tiny",
+            "--data",
+            "folder:fixtures/cifar10-sample",
+            "--out",
+            out,
+            "--limit",
+            "0",
+        ]),
+        &["--limit", "must be at least 1"],
+    );
     // Missing arguments are named on the one line, not only in the usage block.
     assert_one_line_error(
         &softtext(&["encode-images", "--clip", "fixtures/clip-tiny"]),

@@ -103,6 +103,8 @@ fn balanced_limit_keeps_every_class() {
         per_class[s.label] += 1;
     }
     assert!(per_class.iter().all(|&n| n == 2 || n == 3), "{per_class:?}");
+    d.balanced_limit(0);
+    assert_eq!(d.len(), 0, "a limit of 0 keeps nothing");
 }
 
 #[test]

@@ -183,6 +183,8 @@ fn bad_configs_are_refused_before_any_work() {
     assert_eq!(e.trim_end().lines().count(), 1, "{e}");
     let e = run(&demo.replace("epochs = 10", "epochs = 10\nwarmup = 3"));
     assert!(e.contains("unknown field `warmup`"), "{e}");
+    let e = run(&demo.replace("# limit = 1000", "limit = 0"));
+    assert!(e.contains("[data] limit must be at least 1"), "{e}");
     let e = run(&demo.replace("source = \"train\"", "source = \"self\""));
     assert!(e.contains("only read with source = \"train\""), "{e}");
     let e = run(&demo.replace("batch_size = 16", "batch_size = 1"));

@@ -40,8 +40,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
@@ -962,28 +961,12 @@ pub(crate) fn csv_field(value: &str) -> String {
     }
 }
 
-/// Writes `bytes` to `path` through a synced temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` with [`crate::artifact::replace_file`] (temporary, sync, rename).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AuxError> {
-    let io_error = |error: std::io::Error| AuxError::Io {
+    crate::artifact::replace_file(path, bytes).map_err(|error| AuxError::Io {
         file: path.display().to_string(),
         message: error.to_string(),
-    };
-    let file_name: String = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary: PathBuf =
-        path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file: fs::File = fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result.map_err(io_error)
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `softtext aux train` and `softtext aux predict`: the auxiliary classifier whose top-k
 //! classes per image the soft texts relate.
 
+use super::at_least_one;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -104,10 +105,10 @@ pub struct AuxTrainArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Train on at most N images, balanced over classes.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit_train: Option<usize>,
     /// Evaluate on at most N test images, balanced over classes.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit_test: Option<usize>,
     /// Divide every layer width by D (1: the published network; more for quick runs).
     #[arg(long, default_value_t = 1, value_name = "D")]
@@ -169,7 +170,7 @@ pub struct AuxPredictArgs {
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Classify at most N images, round-robin over classes (as `encode-images --limit`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit: Option<usize>,
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,

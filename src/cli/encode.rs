@@ -1,3 +1,4 @@
+use super::at_least_one;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -128,7 +129,7 @@ pub struct EncodeImagesArgs {
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Encode at most N images, taken round-robin over classes so all stay represented.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit: Option<usize>,
     /// Re-encode even if OUT already holds embeddings of the same inputs.
     #[arg(long)]

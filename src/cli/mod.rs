@@ -83,3 +83,12 @@ pub(crate) fn status(message: impl AsRef<str>) {
         crate::progress::println(message.as_ref());
     }
 }
+
+/// For `--limit`-style counts: 0 would silently mean "no images" (or, before, "all").
+pub(crate) fn at_least_one(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of images".into()),
+    }
+}

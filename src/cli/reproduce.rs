@@ -261,6 +261,12 @@ impl StudyConfig {
             .auxiliary
             .check()
             .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        if config.data.limit == Some(0) {
+            return Err(Error::invalid(format!(
+                "{}: [data] limit must be at least 1 (leave it out to use every image)",
+                path.display()
+            )));
+        }
         Ok(config)
     }
 }

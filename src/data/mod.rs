@@ -153,6 +153,10 @@ impl Dataset {
     /// Keeps at most `n` samples, taken round-robin over classes so that every class stays
     /// represented (dataset order is class-major, so a plain prefix would hold one class).
     pub fn balanced_limit(&mut self, n: usize) {
+        if n == 0 {
+            self.samples.clear();
+            return;
+        }
         if n >= self.samples.len() {
             return;
         }
