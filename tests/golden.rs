@@ -135,3 +135,61 @@ fn real_experiment() {
     println!("{table}");
     assert!(table.contains("| hard | hard |"), "{table}");
 }
+
+#[test]
+fn run_json_records_the_prompt_config_that_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images.safetensors");
+    encode(
+        "fixtures/clip-tiny",
+        "folder:fixtures/cifar10-sample",
+        &images,
+    );
+    let prompts = dir.path().join("prompts.toml");
+    let classes: Vec<String> = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
+    .iter()
+    .map(|c| match *c {
+        "horse" => "{ name = \"horse\", article = \"an\" }".to_string(),
+        c => format!("{{ name = \"{c}\" }}"),
+    })
+    .collect();
+    std::fs::write(
+        &prompts,
+        format!(
+            "classes = [{}]\nrelations = [{{ name = \"look-like\" }}]\n",
+            classes.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("eval");
+    eval(
+        &images,
+        "self",
+        &out,
+        &["--prompts", prompts.to_str().unwrap()],
+    );
+    let texts = std::fs::read_to_string(out.join("texts.json")).unwrap();
+    assert!(texts.contains("look like an horse"), "the override ran");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let recorded = run["prompts_toml"].as_str().unwrap();
+    let reloaded = softtext::prompts::PromptConfig::from_toml_str(recorded).unwrap();
+    let horse = reloaded.classes().to_specs()[7].clone();
+    assert_eq!(horse.name, "horse");
+    assert_eq!(
+        horse.article,
+        Some(softtext::prompts::Article::An),
+        "{recorded}"
+    );
+}

@@ -171,44 +171,6 @@ pub struct RunInfo {
     pub timings: Vec<(String, f64)>,
 }
 
-/// The configuration in its file form, so the report can show exactly what ran.
-fn config_file_for_record(config: &PromptConfig) -> PromptConfigFile {
-    PromptConfigFile {
-        classes: Some(
-            config
-                .classes()
-                .names()
-                .map(|n| ClassSpec {
-                    name: n.to_string(),
-                    article: None,
-                })
-                .collect(),
-        ),
-        hard: Some(crate::prompts::HardConfig {
-            preset: None,
-            templates: Some(
-                config
-                    .hard_templates()
-                    .iter()
-                    .map(|t| t.as_str().to_string())
-                    .collect(),
-            ),
-        }),
-        relations: Some(
-            config
-                .relations()
-                .iter()
-                .map(|r| crate::prompts::RelationSpec {
-                    name: r.name().to_string(),
-                    template: crate::prompts::BuiltinRelation::from_name(r.name())
-                        .is_none()
-                        .then(|| r.template().as_str().to_string()),
-                })
-                .collect(),
-        ),
-    }
-}
-
 /// Everything `eval` produced, for callers that go on (figures, report).
 pub struct EvalOutcome {
     pub report: EvalReport,
@@ -297,7 +259,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
         clip: clip_spec.clone(),
         random_weights: files.dir.join(RANDOM_WEIGHTS_MARKER).exists(),
         aux: aux.name(),
-        prompts_toml: toml::to_string(&config_file_for_record(&config)).unwrap_or_default(),
+        prompts_toml: toml::to_string(&PromptConfigFile::from(&config)).unwrap_or_default(),
         timings: vec![
             ("text encoding".into(), text_seconds),
             ("evaluation".into(), eval_started.elapsed().as_secs_f64()),

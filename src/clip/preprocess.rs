@@ -205,6 +205,12 @@ impl Preprocess {
             }
             None => {}
         }
+        if p.resize_shortest == 0 || p.crop_height == 0 || p.crop_width == 0 {
+            return Err(Error::checkpoint(
+                path,
+                "size and crop_size must be at least 1 pixel",
+            ));
+        }
         let triple = |field: &str, v: Option<Vec<f32>>, default: [f32; 3]| -> Result<[f32; 3]> {
             match v {
                 None => Ok(default),
@@ -431,6 +437,24 @@ pub fn resize_bicubic(image: &RgbImage, out_w: usize, out_h: usize) -> RgbImage 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_sizes_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("preprocessor_config.json");
+        for json in [
+            r#"{"size": {"shortest_edge": 0}}"#,
+            r#"{"size": 0}"#,
+            r#"{"crop_size": {"height": 0, "width": 224}}"#,
+        ] {
+            std::fs::write(&path, json).unwrap();
+            let err = Preprocess::from_file(&path, 224).unwrap_err().to_string();
+            assert!(
+                err.contains("preprocessor_config.json") && err.contains("at least 1 pixel"),
+                "{json}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn python_rounding() {
