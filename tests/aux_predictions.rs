@@ -163,6 +163,14 @@ fn fewer_than_two_classes_names_the_row() {
         csv.contains("line 3") && csv.contains("at least 2 classes"),
         "{csv}"
     );
+    let dangling = error_text(AuxPredictions::from_csv_str(
+        "id,top1,score1,top2,score2,top3,score3\na,0,0.9,1\n",
+        "aux.csv",
+    ));
+    assert!(
+        dangling.contains("line 2") && dangling.contains("at least 2 classes, found 1"),
+        "{dangling}"
+    );
     let header = error_text(AuxPredictions::from_csv_str(
         "id,top1,score1\na,0,0.9\n",
         "aux.csv",

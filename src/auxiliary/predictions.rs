@@ -411,7 +411,9 @@ impl AuxPredictions {
                         file: file.to_string(),
                         location,
                         id,
-                        found: (fields.len().saturating_sub(1)).div_ceil(2),
+                        // Complete (class, score) pairs: a class without its score does
+                        // not count, or 4 fields would read as "needs 2, found 2".
+                        found: fields.len().saturating_sub(1) / 2,
                     });
                 }
                 return Err(syntax(format!(

@@ -32,10 +32,10 @@ log), log.csv, and curve.png / curve.svg. An interrupted run continues with --re
 with the same weights as one that never stopped (same device and thread count).
 
 Examples:
-  softtext aux train --data folder:cifar10-jpeg-train.tar.gz --test-data folder:cifar10-jpeg-test.tar.gz \\
-      --out out/aux-resnet50 --device cuda
-  softtext aux train --model fast --epochs 10 --batch-size 512 --lr 0.4 --data cifar10-bin:data/cifar-10-binary.tar.gz \\
-      --out out/aux-fast
+  softtext aux train --data folder:cifar10-jpeg-train.tar.gz \\
+      --test-data folder:cifar10-jpeg-test.tar.gz --out out/aux-resnet50 --device cuda
+  softtext aux train --model fast --epochs 10 --batch-size 512 --lr 0.4 \\
+      --data cifar10-bin:data/cifar-10-binary.tar.gz --out out/aux-fast
   softtext aux train --model fast --width-divisor 8 --epochs 3 --limit-train 300 \\
       --data folder:fixtures/cifar10-sample --out out/aux-demo            # seconds on a CPU";
 

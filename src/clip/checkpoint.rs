@@ -84,7 +84,8 @@ impl ClipFiles {
         }
         Err(Error::Missing(format!(
             "CLIP checkpoint {spec}: needs {} and optionally {PREPROCESSOR}; searched: {}. \
-             Put the files in a folder and pass --clip FOLDER, fill the Hugging Face cache \
+             Put the files in a folder and pass it as --clip FOLDER (or `model` under [clip] \
+             in a reproduce config), fill the Hugging Face cache \
              (e.g. `huggingface-cli download {spec}`), or build with --features download",
             REQUIRED.join(", "),
             searched.join("; ")

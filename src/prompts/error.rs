@@ -101,6 +101,12 @@ pub enum PromptError {
         /// Where the relation was defined, e.g. `relations[2]`.
         location: String,
     },
+    /// A relation name with characters that cannot go into a file name.
+    #[error("relation name {name:?}: use only ASCII letters, digits, '-' and '_' (the name becomes part of output file names)")]
+    UnsafeRelationName {
+        /// The name as given.
+        name: String,
+    },
     /// A relation referenced by name that is not built in.
     #[error("unknown relation {name:?} (built-in relations: {known}); give it a `template` to define it")]
     UnknownRelation {

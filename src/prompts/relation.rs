@@ -180,6 +180,14 @@ impl Relation {
                 location: "custom relation".to_string(),
             });
         }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(PromptError::UnsafeRelationName {
+                name: name.to_string(),
+            });
+        }
         if BuiltinRelation::from_name(name).is_some() {
             return Err(PromptError::RelationShadowsBuiltin {
                 name: name.to_string(),
@@ -296,6 +304,14 @@ mod tests {
                 name: "like".to_string()
             })
         );
+        for unsafe_name in ["a/../../escape", "two words", "dot.dot", "tab\t"] {
+            let error = Relation::custom(unsafe_name, "{x} near {y}").unwrap_err();
+            assert!(
+                matches!(error, PromptError::UnsafeRelationName { .. }),
+                "{unsafe_name:?}: {error}"
+            );
+        }
+        assert!(Relation::custom("near_by-2", "{x} near {y}").is_ok());
         let error: PromptError = Relation::custom("odd", "{y} then {x}").unwrap_err();
         assert_eq!(
             error.to_string(),
