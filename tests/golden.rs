@@ -193,3 +193,41 @@ fn run_json_records_the_prompt_config_that_ran() {
         "{recorded}"
     );
 }
+
+#[test]
+fn report_leaves_out_umap_figures_of_an_earlier_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images.safetensors");
+    encode(
+        "fixtures/clip-tiny",
+        "folder:fixtures/cifar10-sample",
+        &images,
+    );
+    let out = dir.path().join("eval");
+    let out_arg = out.to_str().unwrap();
+    eval(&images, "self", &out, &[]);
+    softtext(&[
+        "umap",
+        "--images",
+        images.to_str().unwrap(),
+        "--eval",
+        out_arg,
+        "--sets",
+        "hard",
+        "--epochs",
+        "20",
+    ]);
+    softtext(&["report", "--eval", out_arg]);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("figures/umap-hard.png"), "{report}");
+
+    // Another evaluation into the same folder: the UMAP on disk no longer describes it.
+    eval(&images, "oracle", &out, &[]);
+    softtext(&["report", "--eval", out_arg]);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!report.contains("figures/umap-hard.png"), "{report}");
+    assert!(
+        out.join("figures/umap-hard.png").exists(),
+        "nothing deleted"
+    );
+}

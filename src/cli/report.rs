@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::eval::RunInfo;
 use super::status;
-use super::umap::read_eval;
+use super::umap::{eval_fingerprint, provenance_path, read_eval};
 use crate::error::{Error, Result};
 use crate::report::{
     draw_confusion, draw_per_class, figure_stem, write_report, ConfusionFigure, FigureRef,
@@ -94,9 +94,16 @@ pub fn run_report(args: &ReportArgs) -> Result<(PathBuf, PathBuf)> {
     // UMAP figures drawn earlier by `softtext umap`, hard first.
     let mut sets = vec!["hard".to_string()];
     sets.extend(report.relations.iter().cloned());
+    let fingerprint = eval_fingerprint(&args.eval)?;
     for set in &sets {
         let png = figure_stem(&out, &format!("umap-{set}")).with_extension("png");
-        if png.exists() {
+        let drawn_from = std::fs::read_to_string(provenance_path(&out, set)).unwrap_or_default();
+        if png.exists() && drawn_from.trim() != fingerprint {
+            status(format!(
+                "leaving out {}: it was drawn from another evaluation (rerun `softtext umap`)",
+                png.display()
+            ));
+        } else if png.exists() {
             figures.push(FigureRef {
                 path: relative(&out, &png),
                 caption: format!(

@@ -599,7 +599,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     let mut report_inputs = vec![eval_key.clone()];
     if config.umap.enabled {
         let umap_settings = toml::to_string(&config.umap).expect("umap serialises");
-        let umap_key = hash(&["umap-v1", &eval_key, &umap_settings]);
+        let umap_key = hash(&["umap-v2", &eval_key, &umap_settings]);
         report_inputs.push(umap_key.clone());
         pipeline.stage(
             "umap",

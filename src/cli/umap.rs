@@ -4,9 +4,9 @@ use std::time::Instant;
 use clap::Args;
 
 use super::status;
-use crate::artifact::write_atomic_with;
+use crate::artifact::{write_atomic, write_atomic_with};
 use crate::embeddings::Embeddings;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::report::{draw_joint, figure_stem, JointFigure, ScatterImage, ScatterText};
 use crate::umap::UmapParams;
 use crate::zeroshot::catalogue::{TextCatalogue, TextEntry};
@@ -67,6 +67,23 @@ pub fn read_eval(dir: &Path) -> Result<(EvalReport, TextCatalogue)> {
     let catalogue: TextCatalogue = serde_json::from_str(&read("texts.json")?)
         .map_err(|e| Error::invalid(format!("{}: {e}", dir.join("texts.json").display())))?;
     Ok((report, catalogue))
+}
+
+/// A content hash of the evaluation a figure is drawn from (`table.json` and `texts.json`).
+/// `umap` records it beside each figure, and `report` embeds only figures whose hash matches
+/// the evaluation it reports, so a figure left by an earlier run is never shown as current.
+pub fn eval_fingerprint(dir: &Path) -> Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    for name in ["table.json", "texts.json"] {
+        let path = dir.join(name);
+        hasher.update(&std::fs::read(&path).at(&path)?);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Where `umap` records which evaluation the figure of `set` was drawn from.
+pub fn provenance_path(out: &Path, set: &str) -> PathBuf {
+    out.join("umap").join(format!("umap-{set}.source"))
 }
 
 /// The texts drawn for a prompt set: every hard prompt; for a relation, the soft texts the
@@ -135,6 +152,7 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
     let images = Embeddings::load(&args.images)?;
     let texts = Embeddings::load(&args.eval.join("texts.safetensors"))?;
     let (report, catalogue) = read_eval(&args.eval)?;
+    let fingerprint = eval_fingerprint(&args.eval)?;
     if images.classes != report.classes || images.len() != report.images {
         return Err(Error::invalid(format!(
             "{} is not the image file {} evaluated ({} images, classes differ or count differs)",
@@ -243,6 +261,9 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
             Ok(())
         })?;
         written.push(csv);
+        let provenance = provenance_path(&out, set);
+        write_atomic(&provenance, format!("{fingerprint}\n").as_bytes())?;
+        written.push(provenance);
         status(format!(
             "umap {set}: {} images + {} texts in {:.1}s",
             images.len(),
