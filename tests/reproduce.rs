@@ -151,6 +151,60 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
         last["stages"]["umap"]["key"],
         before["stages"]["umap"]["key"]
     );
+
+    // Evaluation-only training settings do not decide the weights: nothing retrains.
+    let eval_only = dir.path().join("eval-only.toml");
+    let text = std::fs::read_to_string(&changed)
+        .unwrap()
+        .replace("eval_every = 5", "eval_every = 2")
+        .replace("eval_batch_size = 256", "eval_batch_size = 64");
+    std::fs::write(&eval_only, text).unwrap();
+    let (fourth, _) = reproduce(&eval_only, &out);
+    assert_eq!(fourth.matches("up to date").count(), 6, "{fourth}");
+
+    // A checkpoint replaced in place (here: trained with another seed) invalidates the
+    // predictions and everything after them, though the training stage stays up to date.
+    let other = dir.path().join("other-seed");
+    let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        .args([
+            "aux",
+            "train",
+            "--quiet",
+            "--model",
+            "fast",
+            "--width-divisor",
+            "8",
+            "--epochs",
+            "1",
+            "--limit-train",
+            "100",
+            "--eval-every",
+            "0",
+            "--seed",
+            "1",
+            "--data",
+            "folder:fixtures/cifar10-sample",
+            "--out",
+        ])
+        .arg(&other)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let predictions_before = std::fs::read(out.join("aux/predictions.json")).unwrap();
+    std::fs::copy(
+        other.join("checkpoint.safetensors"),
+        out.join(&train_folder).join("checkpoint.safetensors"),
+    )
+    .unwrap();
+    reproduce(&eval_only, &out);
+    let replaced = manifest(&out);
+    assert_eq!(replaced["stages"]["aux-train"]["cached"], true);
+    assert_eq!(replaced["stages"]["aux-predict"]["cached"], false);
+    assert_ne!(
+        std::fs::read(out.join("aux/predictions.json")).unwrap(),
+        predictions_before
+    );
 }
 
 #[test]

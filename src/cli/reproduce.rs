@@ -702,13 +702,11 @@ fn train_and_predict(
         None if params.eval_every > 0 => Some(&eval_full),
         None => None,
     };
-    let params_json = serde_json::to_string(&params).expect("params serialise");
-    let train_key = hash(&[
-        "aux-train-v1",
-        &train_data.manifest_hash(),
-        &test_data.map(Dataset::manifest_hash).unwrap_or_default(),
-        &params_json,
-    ]);
+    // Keyed on what decides the weights only: a changed evaluation setting (eval_every,
+    // eval_batch_size, limit_test, the test set) must not retrain a 200-epoch network. The
+    // checkpoint accepts such changes on resume for the same reason.
+    let weights_json = serde_json::to_string(&params.training_part()).expect("params serialise");
+    let train_key = hash(&["aux-train-v2", &train_data.manifest_hash(), &weights_json]);
     let folder = format!("aux/train-{}", &train_key[..16]);
     let checkpoint = format!("{folder}/{CHECKPOINT_FILE}");
     let images = params
@@ -765,9 +763,18 @@ fn train_and_predict(
         eval_data.balanced_limit(limit);
     }
     let checkpoint_path = out.join(&checkpoint);
+    // The checkpoint's bytes, not the training key: a checkpoint retrained or replaced in
+    // place must not leave the old predictions standing.
+    let checkpoint_digest = {
+        let mut hasher = blake3::Hasher::new();
+        hasher
+            .update_mmap_rayon(&checkpoint_path)
+            .at(&checkpoint_path)?;
+        hasher.finalize().to_hex().to_string()
+    };
     let predict_key = hash(&[
-        "aux-predict-v1",
-        &train_key,
+        "aux-predict-v2",
+        &checkpoint_digest,
         &eval_data.manifest_hash(),
         &aux.top_k.to_string(),
     ]);

@@ -124,7 +124,7 @@ impl TrainParams {
     }
 
     /// The parameters that decide the weights; evaluation settings may change on resume.
-    fn training_part(&self) -> Self {
+    pub fn training_part(&self) -> Self {
         Self {
             eval_every: 0,
             limit_test: None,
