@@ -207,6 +207,29 @@ fn cifar_binary_release_folder_and_archive() {
     let d = load(&format!("cifar10-bin:{}", tgz.display()), Split::Test).unwrap();
     assert!(matches!(d.samples[1].image, ImageSource::Rgb(_)));
     assert_eq!(d.samples[1].label, 9);
+    // gzip is recognised by its bytes: a download stored under a name without `.gz`.
+    let unnamed = dir.path().join("cifar-download");
+    std::fs::copy(&tgz, &unnamed).unwrap();
+    let d = load(&format!("cifar10-bin:{}", unnamed.display()), Split::Test).unwrap();
+    assert_eq!(d.samples[1].label, 9);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_class_folders_are_classes() {
+    let sample = sample_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let split = dir.path().join("test");
+    std::fs::create_dir_all(&split).unwrap();
+    for class in ["cat", "dog"] {
+        std::os::unix::fs::symlink(sample.join("test").join(class), split.join(class)).unwrap();
+    }
+    let d = load(&format!("folder:{}", dir.path().display()), Split::Test).unwrap();
+    assert_eq!(
+        d.classes.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["cat", "dog"]
+    );
+    assert!(d.len() > 0 && d.labels().contains(&1));
 }
 
 fn tar_of_prefixless(dir: &Path, out: &Path) {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::{ImageSource, Sample, Split};
@@ -81,9 +81,10 @@ fn read_files(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, Vec<u8>
         }
         return Ok(files);
     }
-    let reader = BufReader::new(File::open(path).at(path)?);
-    let name = path.to_string_lossy();
-    let reader: Box<dyn Read> = if name.ends_with(".gz") || name.ends_with(".tgz") {
+    let mut reader = BufReader::new(File::open(path).at(path)?);
+    // By content, not by name: a download saved under a name without `.gz` is still gzip.
+    let gzip = reader.fill_buf().at(path)?.starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read> = if gzip {
         Box::new(flate2::read::GzDecoder::new(reader))
     } else {
         Box::new(reader)

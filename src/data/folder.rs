@@ -181,7 +181,9 @@ fn walk(root: &Path, rel: &str, scan: &mut Scan) -> Result<()> {
             format!("{rel}/{name}")
         };
         let path = entry.path();
-        let is_dir = entry.file_type().at(&path)?.is_dir();
+        // metadata() follows symbolic links: a class folder linked in from elsewhere is a
+        // class, not a stray file to skip.
+        let is_dir = std::fs::metadata(&path).at(&path)?.is_dir();
         scan.add(&child, is_dir, || std::fs::read(&path).at(&path))?;
         if is_dir {
             walk(root, &child, scan)?;
