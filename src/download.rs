@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use md5::{Digest, Md5};
+use sha2::Sha256;
 
 use crate::clip::checkpoint::{repo_folder, ClipFiles, PREPROCESSOR, REQUIRED};
 use crate::error::{Error, IoContext, Result};
@@ -23,11 +24,38 @@ pub const CIFAR10_BINARY_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 /// How many times a dropped connection is resumed before giving up.
 const ATTEMPTS: usize = 5;
 
-fn agent() -> ureq::Agent {
+/// The slowest transfer rate a download attempt is allowed before it is cut and resumed.
+/// ureq's body timeout caps a whole response, not each read, so it is scaled to the size.
+const SLOWEST_BYTES_PER_SECOND: u64 = 256 * 1024;
+
+/// What a finished download must match before it is renamed into place.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Expected<'a> {
+    pub md5_hex: Option<&'a str>,
+    pub sha256_hex: Option<&'a str>,
+    pub size: Option<u64>,
+}
+
+fn agent(size: Option<u64>) -> ureq::Agent {
+    let body_seconds = size.map_or(600, |s| (s / SLOWEST_BYTES_PER_SECOND).max(600));
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(30)))
-        .timeout_recv_body(Some(Duration::from_secs(120)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_recv_body(Some(Duration::from_secs(body_seconds)))
+        .build()
+        .into()
+}
+
+/// For the hub's metadata: its answer for large files is a redirect to a CDN, and the
+/// headers that identify the file (X-Repo-Commit, X-Linked-Etag, X-Linked-Size) are on that
+/// redirect, not on the CDN's reply.
+fn metadata_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
         .build()
         .into()
 }
@@ -50,6 +78,19 @@ fn part_path(dest: &Path) -> PathBuf {
 /// Downloads `url` to `dest`, resuming a previous partial download, and checks the MD5 when
 /// one is given. Returns early if `dest` already exists.
 pub fn fetch(url: &str, dest: &Path, md5_hex: Option<&str>) -> Result<()> {
+    fetch_expected(
+        url,
+        dest,
+        Expected {
+            md5_hex,
+            ..Expected::default()
+        },
+    )
+}
+
+/// [`fetch`] with every check the caller knows: size, MD5 and SHA-256. A download that fails
+/// a check is deleted, so the next run starts clean instead of resuming a bad file.
+pub fn fetch_expected(url: &str, dest: &Path, expected: Expected<'_>) -> Result<()> {
     if dest.is_file() {
         return Ok(());
     }
@@ -57,10 +98,14 @@ pub fn fetch(url: &str, dest: &Path, md5_hex: Option<&str>) -> Result<()> {
         std::fs::create_dir_all(dir).at(dir)?;
     }
     let part = part_path(dest);
-    let agent = agent();
+    let agent = agent(expected.size);
     let mut last_error = String::new();
     for _ in 0..ATTEMPTS {
         let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        if expected.size.is_some_and(|size| have > size) {
+            std::fs::remove_file(&part).at(&part)?;
+            continue;
+        }
         let mut req = with_token(agent.get(url));
         if have > 0 {
             req = req.header("Range", format!("bytes={have}-"));
@@ -77,7 +122,11 @@ pub fn fetch(url: &str, dest: &Path, md5_hex: Option<&str>) -> Result<()> {
         let append = match status {
             200 => false,
             206 => true,
-            416 if have > 0 => break, // the partial file is already whole
+            // Nothing left to send: the partial file is whole, which the checks below confirm.
+            416 if have > 0 => {
+                last_error.clear();
+                break;
+            }
             404 => return Err(Error::Missing(format!("{url}: 404 not found"))),
             other => {
                 return Err(Error::invalid(format!("{url}: HTTP status {other}")));
@@ -110,22 +159,37 @@ pub fn fetch(url: &str, dest: &Path, md5_hex: Option<&str>) -> Result<()> {
             part.display()
         )));
     }
-    if let Some(want) = md5_hex {
-        let got = md5_file(&part)?;
+    let reject = |what: String| -> Result<()> {
+        std::fs::remove_file(&part).at(&part)?;
+        Err(Error::invalid(format!(
+            "{url}: {what}; the download was deleted, rerun to fetch it again"
+        )))
+    };
+    if let Some(size) = expected.size {
+        let got = std::fs::metadata(&part).at(&part)?.len();
+        if got != size {
+            return reject(format!("received {got} bytes, expected {size}"));
+        }
+    }
+    if let Some(want) = expected.md5_hex {
+        let got = file_digest::<Md5>(&part)?;
         if !got.eq_ignore_ascii_case(want) {
-            std::fs::remove_file(&part).at(&part)?;
-            return Err(Error::invalid(format!(
-                "{url}: MD5 {got} does not match the expected {want}; the download was deleted"
-            )));
+            return reject(format!("MD5 {got} does not match the expected {want}"));
+        }
+    }
+    if let Some(want) = expected.sha256_hex {
+        let got = file_digest::<Sha256>(&part)?;
+        if !got.eq_ignore_ascii_case(want) {
+            return reject(format!("SHA-256 {got} does not match the expected {want}"));
         }
     }
     std::fs::rename(&part, dest).at(dest)?;
     Ok(())
 }
 
-fn md5_file(path: &Path) -> Result<String> {
+fn file_digest<D: Digest>(path: &Path) -> Result<String> {
     let mut file = std::fs::File::open(path).at(path)?;
-    let mut hasher = Md5::new();
+    let mut hasher = D::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf).at(path)?;
@@ -161,7 +225,7 @@ pub fn fetch_hub_checkpoint(
     cache: &Path,
 ) -> Result<ClipFiles> {
     let repo = cache.join(repo_folder(repo_id));
-    let agent = agent();
+    let agent = metadata_agent();
     let mut commit: Option<String> = None;
     for (file, required) in REQUIRED
         .iter()
@@ -169,39 +233,24 @@ pub fn fetch_hub_checkpoint(
         .chain([(PREPROCESSOR, false)])
     {
         let url = format!("{endpoint}/{repo_id}/resolve/{revision}/{file}");
-        let head = with_token(agent.head(&url))
-            .call()
-            .map_err(|e| Error::invalid(format!("{url}: {e}")))?;
-        match head.status().as_u16() {
-            200 => {}
-            404 if !required => continue,
-            404 => {
-                return Err(Error::Missing(format!(
-                    "{url}: 404 not found ({repo_id} has no {file} at {revision})"
-                )))
-            }
-            401 | 403 => {
-                return Err(Error::Missing(format!(
-                    "{url}: access denied (set HF_TOKEN for gated or private repos)"
-                )))
-            }
-            other => return Err(Error::invalid(format!("{url}: HTTP status {other}"))),
-        }
-        let header = |name: &str| {
-            head.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.trim_start_matches("W/").trim_matches('"').to_string())
+        let Some(meta) = file_metadata(&agent, endpoint, &url, required)? else {
+            continue;
         };
-        let this_commit = header("x-repo-commit").ok_or_else(|| {
-            Error::invalid(format!("{url}: the server sent no X-Repo-Commit header"))
-        })?;
-        let etag = header("x-linked-etag")
-            .or_else(|| header("etag"))
-            .ok_or_else(|| Error::invalid(format!("{url}: the server sent no ETag")))?;
-        let commit = commit.get_or_insert(this_commit).clone();
-        let blob = repo.join("blobs").join(&etag);
-        fetch(&url, &blob, None)?;
+        let commit = commit.get_or_insert(meta.commit).clone();
+        let blob = repo.join("blobs").join(&meta.etag);
+        // LFS files are named by their SHA-256 (64 hex digits), which the download must match;
+        // small git files carry a git hash, which only names the blob.
+        let sha256 = (meta.etag.len() == 64 && meta.etag.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(meta.etag.as_str());
+        fetch_expected(
+            &url,
+            &blob,
+            Expected {
+                md5_hex: None,
+                sha256_hex: sha256,
+                size: meta.size,
+            },
+        )?;
         let link = repo.join("snapshots").join(&commit).join(file);
         if !link.exists() {
             let dir = link.parent().expect("snapshot folder");
@@ -219,6 +268,75 @@ pub fn fetch_hub_checkpoint(
             missing.join(", ")
         ))
     })
+}
+
+/// What the hub says about one file of a revision.
+struct FileMetadata {
+    commit: String,
+    etag: String,
+    size: Option<u64>,
+}
+
+/// HEAD without following redirects, as `huggingface_hub` does: relative redirects (a renamed
+/// repo) are followed on the hub, while the redirect of a large file to its CDN is where the
+/// file's commit, ETag and size are read. `None`: an optional file that does not exist.
+fn file_metadata(
+    agent: &ureq::Agent,
+    endpoint: &str,
+    url: &str,
+    required: bool,
+) -> Result<Option<FileMetadata>> {
+    let mut current = url.to_string();
+    for _ in 0..5 {
+        let head = with_token(agent.head(&current))
+            .call()
+            .map_err(|e| Error::invalid(format!("{current}: {e}")))?;
+        let header = |name: &str| {
+            head.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim_start_matches("W/").trim_matches('"').to_string())
+        };
+        let status = head.status().as_u16();
+        match status {
+            200 => {}
+            301 | 302 | 303 | 307 | 308 if header("x-repo-commit").is_none() => {
+                let location = header("location").ok_or_else(|| {
+                    Error::invalid(format!("{current}: HTTP {status} without a Location"))
+                })?;
+                current = if location.starts_with('/') {
+                    format!("{endpoint}{location}")
+                } else {
+                    location
+                };
+                continue;
+            }
+            301 | 302 | 303 | 307 | 308 => {}
+            404 if !required => return Ok(None),
+            404 => {
+                return Err(Error::Missing(format!(
+                    "{url}: 404 not found (the repo has no such file at that revision)"
+                )))
+            }
+            401 | 403 => {
+                return Err(Error::Missing(format!(
+                    "{url}: access denied (set HF_TOKEN for gated or private repos)"
+                )))
+            }
+            other => return Err(Error::invalid(format!("{url}: HTTP status {other}"))),
+        }
+        let commit = header("x-repo-commit").ok_or_else(|| {
+            Error::invalid(format!("{url}: the server sent no X-Repo-Commit header"))
+        })?;
+        let etag = header("x-linked-etag")
+            .or_else(|| header("etag"))
+            .ok_or_else(|| Error::invalid(format!("{url}: the server sent no ETag")))?;
+        let size = header("x-linked-size")
+            .or_else(|| (status == 200).then(|| header("content-length")).flatten())
+            .and_then(|v| v.parse().ok());
+        return Ok(Some(FileMetadata { commit, etag, size }));
+    }
+    Err(Error::invalid(format!("{url}: more than 5 redirects")))
 }
 
 #[cfg(unix)]

@@ -229,7 +229,7 @@ fn symlinked_class_folders_are_classes() {
         d.classes.iter().map(String::as_str).collect::<Vec<_>>(),
         ["cat", "dog"]
     );
-    assert!(d.len() > 0 && d.labels().contains(&1));
+    assert!(!d.is_empty() && d.labels().contains(&1));
 }
 
 fn tar_of_prefixless(dir: &Path, out: &Path) {

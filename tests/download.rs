@@ -19,6 +19,9 @@ struct Route {
     headers: Vec<(String, String)>,
     /// On the first GET, send only this many body bytes, then close the connection.
     drop_after: Option<usize>,
+    /// Answer `302 Found` with this Location (and the route's headers), as the hub does for
+    /// large files it serves from a CDN.
+    redirect: Option<String>,
 }
 
 struct Server {
@@ -78,6 +81,17 @@ fn handle(
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     };
+    if let Some(location) = &route.redirect {
+        let mut head = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n"
+        );
+        for (k, v) in &route.headers {
+            head += &format!("{k}: {v}\r\n");
+        }
+        head += "\r\n";
+        let _ = stream.write_all(head.as_bytes());
+        return;
+    }
     let body = &route.body[range_start.min(route.body.len())..];
     let status = if range_start > 0 {
         "206 Partial Content"
@@ -128,11 +142,20 @@ fn md5_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn route(body: Vec<u8>) -> Route {
     Route {
         body,
         headers: Vec::new(),
         drop_after: None,
+        redirect: None,
     }
 }
 
@@ -232,7 +255,18 @@ fn fetches_a_hub_checkpoint_into_the_standard_cache() {
             ("ETag".into(), format!("\"{}\"", md5_hex(&body))),
         ];
         if file == "model.safetensors" {
-            r.drop_after = Some(body.len() / 3);
+            // Like the hub for an LFS file: a redirect to the CDN carries the commit, the
+            // SHA-256 ETag and the size; the CDN's own reply carries none of them.
+            r.redirect = Some("/cdn/model-blob".into());
+            r.headers = vec![
+                ("X-Repo-Commit".into(), commit.into()),
+                ("X-Linked-Etag".into(), format!("\"{}\"", sha256_hex(&body))),
+                ("X-Linked-Size".into(), body.len().to_string()),
+            ];
+            let mut cdn = route(body.clone());
+            cdn.headers = vec![("ETag".into(), "\"cdn-etag\"".into())];
+            cdn.drop_after = Some(body.len() / 3);
+            routes.insert("/cdn/model-blob".to_string(), cdn);
         }
         routes.insert(format!("/test-org/clip-tiny/resolve/main/{file}"), r);
     }
@@ -246,9 +280,11 @@ fn fetches_a_hub_checkpoint_into_the_standard_cache() {
         std::fs::read_to_string(repo.join("refs/main")).unwrap(),
         commit
     );
-    assert_eq!(
-        std::fs::read(&files.weights).unwrap(),
-        std::fs::read(fixture.join("model.safetensors")).unwrap()
+    let weights = std::fs::read(fixture.join("model.safetensors")).unwrap();
+    assert_eq!(std::fs::read(&files.weights).unwrap(), weights);
+    assert!(
+        repo.join("blobs").join(sha256_hex(&weights)).is_file(),
+        "the LFS blob is named by its SHA-256, as huggingface_hub names it"
     );
     // The cached checkpoint now resolves offline and loads.
     std::env::set_var("HF_HUB_CACHE", cache.path());
@@ -260,4 +296,39 @@ fn fetches_a_hub_checkpoint_into_the_standard_cache() {
         softtext::clip::Precision::F32,
     )
     .unwrap();
+}
+
+#[test]
+fn rejects_a_wrong_size_or_sha256_and_deletes_it() {
+    let body = payload(5000);
+    let server = serve(HashMap::from([("/f".to_string(), route(body.clone()))]), 4);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("f");
+    let url = format!("{}/f", server.base);
+    let wrong_size = softtext::download::Expected {
+        size: Some(4999),
+        ..Default::default()
+    };
+    let err = softtext::download::fetch_expected(&url, &dest, wrong_size)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("received 5000 bytes, expected 4999"), "{err}");
+    assert!(!dest.exists() && !dir.path().join("f.part").exists());
+    let wrong_sha = "0".repeat(64);
+    let err = softtext::download::fetch_expected(
+        &url,
+        &dest,
+        softtext::download::Expected {
+            sha256_hex: Some(&wrong_sha),
+            size: Some(5000),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("SHA-256") && err.contains("does not match"),
+        "{err}"
+    );
+    assert!(!dest.exists() && !dir.path().join("f.part").exists());
 }
