@@ -108,6 +108,10 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     assert!(out.join(&train_folder).join("curve.png").is_file());
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
+        html.contains("random-weight fixture CLIP on the 200-image CIFAR-10 test sample"),
+        "the config's description is in the report"
+    );
+    assert!(
         html.contains("RANDOM weights"),
         "the demo report must flag the random-weight model"
     );

@@ -26,6 +26,10 @@ pub struct ReportArgs {
     /// Extra stage timings to show, as NAME=SECONDS (repeatable; `reproduce` passes its own).
     #[arg(long, value_name = "NAME=SECONDS")]
     pub timing: Vec<String>,
+    /// One line about the run, shown first in the report's provenance table (`reproduce`
+    /// passes its config's `description`).
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
 }
 
 /// The rows a reader looks at first: Table 1's protocols and the controls.
@@ -194,7 +198,12 @@ pub fn run_report(args: &ReportArgs) -> Result<(PathBuf, PathBuf)> {
         });
     }
 
-    let mut provenance = vec![
+    let mut provenance: Vec<(String, String)> = args
+        .description
+        .iter()
+        .map(|d| ("description".to_string(), d.clone()))
+        .collect();
+    provenance.extend([
         ("softtext".to_string(), crate::VERSION.to_string()),
         ("model".to_string(), model.clone()),
         ("data".to_string(), dataset.clone()),
@@ -212,7 +221,7 @@ pub fn run_report(args: &ReportArgs) -> Result<(PathBuf, PathBuf)> {
             "full table".to_string(),
             "table.md, table.csv, table.json".to_string(),
         ),
-    ];
+    ]);
     let mut timings = Vec::new();
     let mut config_text = String::new();
     let mut warning = None;

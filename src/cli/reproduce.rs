@@ -42,7 +42,7 @@ pub struct ReproduceArgs {
 pub struct StudyConfig {
     /// A name for the run; the default output folder is `out/NAME`.
     pub name: String,
-    /// Printed in the report when set (e.g. "random-weight fixture model").
+    /// Shown first in the report's provenance table when set.
     #[serde(default)]
     pub description: Option<String>,
     pub clip: ClipSection,
@@ -627,7 +627,11 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     // Report.
     let report_key = hash(
         &[
-            &["report-v1", &config.report.protocol],
+            &[
+                "report-v2",
+                &config.report.protocol,
+                config.description.as_deref().unwrap_or(""),
+            ],
             &report_inputs.iter().map(String::as_str).collect::<Vec<_>>()[..],
         ]
         .concat(),
@@ -648,6 +652,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
                 out: None,
                 protocol: config.report.protocol.clone(),
                 timing: timings,
+                description: config.description.clone(),
             })
             .map(|_| ())
         },
