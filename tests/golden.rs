@@ -43,6 +43,18 @@ fn encode(clip: &str, data: &str, out: &Path) {
     ]);
 }
 
+/// The fixture sample's test split encoded with the fixture CLIP, in a fresh temp folder.
+fn encoded_fixture_sample() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images.safetensors");
+    encode(
+        "fixtures/clip-tiny",
+        "folder:fixtures/cifar10-sample",
+        &images,
+    );
+    (dir, images)
+}
+
 fn eval(images: &Path, aux: &str, out: &Path, extra: &[&str]) -> String {
     let mut args = vec![
         "eval",
@@ -59,13 +71,7 @@ fn eval(images: &Path, aux: &str, out: &Path, extra: &[&str]) -> String {
 
 #[test]
 fn fixture_experiment_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let images = dir.path().join("images.safetensors");
-    encode(
-        "fixtures/clip-tiny",
-        "folder:fixtures/cifar10-sample",
-        &images,
-    );
+    let (dir, images) = encoded_fixture_sample();
 
     let aux_file = root().join("fixtures/aux/cifar10-sample-test-aux.json");
     let out = dir.path().join("eval-file");
@@ -138,32 +144,15 @@ fn real_experiment() {
 
 #[test]
 fn run_json_records_the_prompt_config_that_ran() {
-    let dir = tempfile::tempdir().unwrap();
-    let images = dir.path().join("images.safetensors");
-    encode(
-        "fixtures/clip-tiny",
-        "folder:fixtures/cifar10-sample",
-        &images,
-    );
+    let (dir, images) = encoded_fixture_sample();
     let prompts = dir.path().join("prompts.toml");
-    let classes: Vec<String> = [
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    ]
-    .iter()
-    .map(|c| match *c {
-        "horse" => "{ name = \"horse\", article = \"an\" }".to_string(),
-        c => format!("{{ name = \"{c}\" }}"),
-    })
-    .collect();
+    let classes: Vec<String> = softtext::prompts::CIFAR10_CLASSES
+        .iter()
+        .map(|c| match *c {
+            "horse" => "{ name = \"horse\", article = \"an\" }".to_string(),
+            c => format!("{{ name = \"{c}\" }}"),
+        })
+        .collect();
     std::fs::write(
         &prompts,
         format!(
@@ -196,13 +185,7 @@ fn run_json_records_the_prompt_config_that_ran() {
 
 #[test]
 fn report_leaves_out_umap_figures_of_an_earlier_evaluation() {
-    let dir = tempfile::tempdir().unwrap();
-    let images = dir.path().join("images.safetensors");
-    encode(
-        "fixtures/clip-tiny",
-        "folder:fixtures/cifar10-sample",
-        &images,
-    );
+    let (dir, images) = encoded_fixture_sample();
     let out = dir.path().join("eval");
     let out_arg = out.to_str().unwrap();
     eval(&images, "self", &out, &[]);
