@@ -138,6 +138,23 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
         assert_eq!(after["stages"][stage]["cached"], true, "{stage}");
     }
 
+    // A deleted figure is an output missing: its stages run again and restore it.
+    let outputs: Vec<String> = after["stages"]["umap"]["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap().to_string())
+        .collect();
+    for wanted in ["figures/umap-like.svg", "umap/umap-resemble.csv"] {
+        assert!(outputs.iter().any(|o| o == wanted), "{wanted} not recorded");
+    }
+    std::fs::remove_file(out.join("figures/umap-like.svg")).unwrap();
+    std::fs::remove_file(out.join("figures/per-class.svg")).unwrap();
+    let (restored, _) = reproduce(&config, &out);
+    assert_eq!(restored.matches("up to date").count(), 4, "{restored}");
+    assert!(out.join("figures/umap-like.svg").is_file());
+    assert!(out.join("figures/per-class.svg").is_file());
+
     // Another UMAP seed: the classifier, images and evaluation are reused, figures and
     // report recomputed.
     let changed = dir.path().join("changed.toml");

@@ -82,7 +82,9 @@ fn relative(out: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(out).unwrap_or(path).to_path_buf()
 }
 
-pub fn run_report(args: &ReportArgs) -> Result<(PathBuf, PathBuf)> {
+/// Draws the figures and writes report.md and report.html; returns every file the report
+/// consists of (its figures, including UMAP figures drawn earlier, and the two documents).
+pub fn run_report(args: &ReportArgs) -> Result<Vec<PathBuf>> {
     let (report, _catalogue) = read_eval(&args.eval)?;
     let run: Option<RunInfo> = std::fs::read_to_string(args.eval.join("run.json"))
         .ok()
@@ -94,6 +96,7 @@ pub fn run_report(args: &ReportArgs) -> Result<(PathBuf, PathBuf)> {
         .and_then(|r| r.images.get("data").cloned())
         .unwrap_or_default();
     let mut figures = Vec::new();
+    let mut files: Vec<PathBuf> = Vec::new();
 
     // UMAP figures drawn earlier by `softtext umap`, hard first.
     let mut sets = vec!["hard".to_string()];
@@ -108,6 +111,11 @@ pub fn run_report(args: &ReportArgs) -> Result<(PathBuf, PathBuf)> {
                 png.display()
             ));
         } else if png.exists() {
+            files.push(png.clone());
+            let svg = png.with_extension("svg");
+            if svg.exists() {
+                files.push(svg);
+            }
             figures.push(FigureRef {
                 path: relative(&out, &png),
                 caption: format!(
@@ -160,6 +168,7 @@ pub fn run_report(args: &ReportArgs) -> Result<(PathBuf, PathBuf)> {
         },
         &figure_stem(&out, "per-class"),
     )?;
+    files.extend(paths.iter().cloned());
     figures.push(FigureRef {
         path: relative(&out, &paths[0]),
         caption: format!(
@@ -188,6 +197,7 @@ pub fn run_report(args: &ReportArgs) -> Result<(PathBuf, PathBuf)> {
             },
             &figure_stem(&out, &name),
         )?;
+        files.extend(paths.iter().cloned());
         figures.push(FigureRef {
             path: relative(&out, &paths[0]),
             caption: format!(
@@ -264,7 +274,8 @@ pub fn run_report(args: &ReportArgs) -> Result<(PathBuf, PathBuf)> {
         document.figures.len(),
         out.join(FIGURES_DIR).display()
     ));
-    Ok(written)
+    files.extend([written.0, written.1]);
+    Ok(files)
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {

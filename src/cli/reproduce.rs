@@ -405,33 +405,47 @@ struct Pipeline {
 
 impl Pipeline {
     /// Whether the last run recorded `stage` with this key and its outputs still exist.
+    /// Up to date: the same key as last time, and every output, the declared ones and every
+    /// file the stage reported writing last time, still on disk.
     fn fresh(&self, stage: &str, key: &str, outputs: &[String]) -> bool {
-        self.previous
-            .stages
-            .get(stage)
-            .is_some_and(|r| r.key == key)
-            && outputs.iter().all(|o| self.out.join(o).is_file())
+        self.previous.stages.get(stage).is_some_and(|r| {
+            r.key == key
+                && outputs
+                    .iter()
+                    .chain(&r.outputs)
+                    .all(|o| self.out.join(o).is_file())
+        })
     }
 
-    /// Runs `compute` unless the stage is fresh, then records it in `manifest.json`.
+    /// Runs `compute` unless the stage is fresh, then records it in `manifest.json` with its
+    /// declared outputs plus the files `compute` reports writing.
     fn stage(
         &mut self,
         stage: &str,
         title: &str,
         key: &str,
         outputs: &[String],
-        compute: impl FnOnce(&Manifest) -> Result<()>,
+        compute: impl FnOnce(&Manifest) -> Result<Vec<PathBuf>>,
     ) -> Result<()> {
         status(self.stages.start(title));
         let started = Instant::now();
         let fresh = self.fresh(stage, key, outputs);
+        let mut all: Vec<String> = outputs.to_vec();
         if fresh {
             status("      up to date");
+            if let Some(previous) = self.previous.stages.get(stage) {
+                all.extend(previous.outputs.iter().cloned());
+            }
         } else {
-            compute(&self.manifest)?;
+            for path in compute(&self.manifest)? {
+                let relative = path.strip_prefix(&self.out).unwrap_or(&path);
+                all.push(relative.to_string_lossy().replace('\\', "/"));
+            }
         }
+        all.sort();
+        all.dedup();
         let reused = self.previous.stages.get(stage).filter(|_| fresh).cloned();
-        self.record(stage, key, outputs, started, reused.as_ref())
+        self.record(stage, key, &all, started, reused.as_ref())
     }
 
     fn record(
@@ -591,7 +605,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
                 dtype,
                 batch_size: 256,
             })
-            .map(|_| ())
+            .map(|_| Vec::new())
         },
     )?;
 
@@ -619,7 +633,6 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
                     epochs: config.umap.epochs,
                     seed: config.umap.seed,
                 })
-                .map(|_| ())
             },
         )?;
     }
@@ -654,7 +667,6 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
                 timing: timings,
                 description: config.description.clone(),
             })
-            .map(|_| ())
         },
     )?;
     drop(pipeline);
@@ -740,6 +752,7 @@ fn train_and_predict(
             checkpoint.clone(),
             format!("{folder}/{LOG_FILE}"),
             format!("{folder}/{CURVE_STEM}.png"),
+            format!("{folder}/{CURVE_STEM}.svg"),
         ],
         |_| {
             let dir = out.join(&folder);
@@ -757,7 +770,7 @@ fn train_and_predict(
                 resume,
                 params.epochs,
             )
-            .map(|_| ())
+            .map(|_| Vec::new())
         },
     )?;
     drop(train_data);
@@ -797,7 +810,7 @@ fn train_and_predict(
                 params.eval_batch_size,
             )?;
             predictions.write(&out.join(AUX_PREDICTIONS))?;
-            Ok(())
+            Ok(Vec::new())
         },
     )
 }
