@@ -214,3 +214,18 @@ fn report_leaves_out_umap_figures_of_an_earlier_evaluation() {
         "nothing deleted"
     );
 }
+
+#[test]
+fn report_of_hard_protocols_only_charts_hard_alone() {
+    let (dir, images) = encoded_fixture_sample();
+    let out = dir.path().join("eval");
+    eval(
+        &images,
+        "self",
+        &out,
+        &["--protocols", "hard", "--bootstrap", "0"],
+    );
+    softtext(&["report", "--eval", out.to_str().unwrap()]);
+    assert!(out.join("figures/per-class.png").is_file());
+    assert!(out.join("report.html").is_file());
+}

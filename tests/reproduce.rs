@@ -258,6 +258,23 @@ fn bad_configs_are_refused_before_any_work() {
     assert_eq!(e.trim_end().lines().count(), 1, "{e}");
     let e = run(&demo.replace("epochs = 10", "epochs = 10\nwarmup = 3"));
     assert!(e.contains("unknown field `warmup`"), "{e}");
+    let report_section = "[report]\nprotocol = \"pair\"";
+    assert!(
+        demo.contains(report_section),
+        "demo.toml's [report] section moved"
+    );
+    let e = run(&demo.replace(report_section, "[report]\nprotocol = \"pairs\""));
+    assert!(
+        e.contains("[report] protocol \"pairs\" is not a soft protocol"),
+        "{e}"
+    );
+    let e = run(&demo.replace(report_section, "[report]\nprotocol = \"blend-all\""));
+    assert!(e.contains("e.g. \"blend-all(0.5)\""), "{e}");
+    let e = run(&demo.replace("protocols = []", "protocols = [\"hard\", \"vocab\"]"));
+    assert!(
+        e.contains("not among [eval] protocols (hard, vocab)"),
+        "{e}"
+    );
     let e = run(&demo.replace("# limit = 1000", "limit = 0"));
     assert!(e.contains("[data] limit must be at least 1"), "{e}");
     let e = run(&demo.replace("source = \"train\"", "source = \"self\""));

@@ -135,11 +135,26 @@ pub fn run_report(args: &ReportArgs) -> Result<Vec<PathBuf>> {
         )
         .flatten()
         .collect();
-    if series_rows.len() <= 1 && !report.relations.is_empty() {
+    // An evaluation of hard protocols only charts `hard` alone; otherwise the requested soft
+    // protocol must be there.
+    let has_soft_rows = report.rows.iter().any(|r| r.prompt_set != "hard");
+    if series_rows.len() <= 1 && has_soft_rows {
+        let mut soft: Vec<String> = Vec::new();
+        for label in report
+            .rows
+            .iter()
+            .filter(|r| r.prompt_set != "hard")
+            .map(|r| r.protocol_label())
+        {
+            if !soft.contains(&label) {
+                soft.push(label);
+            }
+        }
         return Err(Error::invalid(format!(
-            "--protocol {:?} has no rows in {}",
+            "{}: no soft rows for protocol {:?} (--protocol, or [report] protocol in a reproduce config); this evaluation has: {}",
+            args.eval.display(),
             args.protocol,
-            args.eval.display()
+            soft.join(", ")
         )));
     }
     let series: Vec<(String, Vec<f64>)> = series_rows

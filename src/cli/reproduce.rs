@@ -22,6 +22,7 @@ use crate::data::{DataSpec, Dataset, Split};
 use crate::embeddings::Embeddings;
 use crate::error::{Error, IoContext, Result};
 use crate::prompts::PromptConfigFile;
+use crate::zeroshot::ProtocolKind;
 
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
@@ -248,6 +249,46 @@ fn aux_top_k() -> usize {
 }
 
 impl StudyConfig {
+    /// The report charts one soft protocol beside `hard`; it must be one the evaluation runs,
+    /// or the run would fail at its last stage after all the work.
+    fn check_report_protocol(&self) -> std::result::Result<(), String> {
+        let label = &self.report.protocol;
+        let base = label.split('(').next().unwrap_or(label);
+        let soft: Vec<&str> = ProtocolKind::ALL
+            .iter()
+            .filter(|k| !k.is_hard())
+            .map(|k| k.name())
+            .collect();
+        match ProtocolKind::from_name(base) {
+            Some(kind)
+                if matches!(
+                    kind,
+                    ProtocolKind::TopkMean | ProtocolKind::BlendAll | ProtocolKind::BlendPair
+                ) && !label.ends_with(')') =>
+            {
+                Err(format!(
+                    "[report] protocol {label:?} has one row per parameter; name one, e.g. \"{base}({})\"",
+                    if kind == ProtocolKind::TopkMean { "2" } else { "0.5" }
+                ))
+            }
+            Some(kind) if !kind.is_hard() => {
+                let runs = &self.eval.protocols;
+                if runs.is_empty() || runs.iter().any(|p| p == base) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "[report] protocol {label:?} is not among [eval] protocols ({}); add it there or chart one of those",
+                        runs.join(", ")
+                    ))
+                }
+            }
+            _ => Err(format!(
+                "[report] protocol {label:?} is not a soft protocol; use one of {} (with (K) or (λ) for the last three, e.g. \"blend-all(0.5)\")",
+                soft.join(", ")
+            )),
+        }
+    }
+
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).at(path)?;
         let config: Self = toml::from_str(&text).map_err(|e| {
@@ -260,6 +301,9 @@ impl StudyConfig {
         config
             .auxiliary
             .check()
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        config
+            .check_report_protocol()
             .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
         if config.data.limit == Some(0) {
             return Err(Error::invalid(format!(
