@@ -380,7 +380,11 @@ fn aux_train_resume_predict_and_refusals() {
     }
     assert_one_line_error(
         &train(&["--resume", "--lr", "0.5"]),
-        &["checkpoint.safetensors", "different parameters"],
+        &[
+            "checkpoint.safetensors",
+            "other settings (lr: checkpoint",
+            "now 0.5)",
+        ],
     );
 
     let checkpoint = run_dir.join("checkpoint.safetensors");

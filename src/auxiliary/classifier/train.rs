@@ -277,7 +277,8 @@ pub fn train_with(
             Some(p) if p.training_part() == params.training_part() => {}
             Some(p) => {
                 return refuse(format!(
-                    "was trained with different parameters ({p:?}); resume with the same ones"
+                    "was trained with other settings ({}); resume with the same ones",
+                    settings_diff(&p.training_part(), &params.training_part())
                 ))
             }
             None => return refuse("has no training parameters, cannot resume".into()),
@@ -456,4 +457,22 @@ pub fn log_csv(log: &[EpochRecord]) -> String {
         );
     }
     out
+}
+
+/// `name: checkpoint X, now Y` for every weight-deciding setting that differs.
+fn settings_diff(checkpoint: &TrainParams, now: &TrainParams) -> String {
+    let as_map = |p: &TrainParams| match serde_json::to_value(p) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (old, new) = (as_map(checkpoint), as_map(now));
+    let changes: Vec<String> = old
+        .iter()
+        .filter(|(name, value)| new.get(*name) != Some(*value))
+        .map(|(name, value)| {
+            let now = new.get(name).map_or("unset".to_string(), |v| v.to_string());
+            format!("{name}: checkpoint {value}, now {now}")
+        })
+        .collect();
+    changes.join("; ")
 }
