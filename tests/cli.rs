@@ -456,3 +456,32 @@ fn closed_stdout_pipe_ends_without_a_panic() {
         "softtext cannot have printed every line"
     );
 }
+
+#[test]
+fn eval_names_a_mistyped_aux_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images.safetensors");
+    let o = softtext(&[
+        "encode-images",
+        "--quiet",
+        "--clip",
+        "fixtures/clip-tiny",
+        "--data",
+        "folder:fixtures/cifar10-sample",
+        "--limit",
+        "20",
+        "--out",
+        images.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = softtext(&[
+        "eval",
+        "--images",
+        images.to_str().unwrap(),
+        "--aux",
+        "selff",
+        "--out",
+        dir.path().join("eval").to_str().unwrap(),
+    ]);
+    assert_one_line_error(&o, &["--aux \"selff\"", "not `self`, `oracle`"]);
+}

@@ -275,6 +275,11 @@ fn bad_configs_are_refused_before_any_work() {
         e.contains("not among [eval] protocols (hard, vocab)"),
         "{e}"
     );
+    let e = run(&demo.replace("source = \"train\"", "source = \"slef\""));
+    assert!(
+        e.contains("[auxiliary] source \"slef\": use \"train\""),
+        "{e}"
+    );
     let e = run(&demo.replace("# limit = 1000", "limit = 0"));
     assert!(e.contains("[data] limit must be at least 1"), "{e}");
     let e = run(&demo.replace("source = \"train\"", "source = \"self\""));

@@ -122,6 +122,15 @@ pub fn aux_source(spec: &str) -> Result<AuxSource> {
     Ok(match spec {
         "self" => AuxSource::SelfRanking,
         "oracle" => AuxSource::Oracle,
+        path if !Path::new(path).exists()
+            && ![".json", ".csv", ".safetensors"]
+                .iter()
+                .any(|ext| path.ends_with(ext)) =>
+        {
+            return Err(Error::invalid(format!(
+                "--aux {path:?}: not `self`, `oracle` or an existing predictions file (.json, .csv or .safetensors)"
+            )))
+        }
         path => AuxSource::Predictions(AuxPredictions::read(Path::new(path))?),
     })
 }

@@ -120,6 +120,15 @@ impl AuxSection {
     }
 
     fn check(&self) -> Result<()> {
+        let is_file = [".json", ".csv", ".safetensors"]
+            .iter()
+            .any(|ext| self.source.ends_with(ext));
+        if !matches!(self.source.as_str(), "train" | "self" | "oracle") && !is_file {
+            return Err(Error::invalid(format!(
+                "[auxiliary] source {:?}: use \"train\", \"self\", \"oracle\" or a predictions file (.json, .csv or .safetensors)",
+                self.source
+            )));
+        }
         if !self.trains()
             && (self.train.is_some() || self.train_data.is_some() || self.test_data.is_some())
         {
