@@ -484,4 +484,16 @@ fn eval_names_a_mistyped_aux_source() {
         dir.path().join("eval").to_str().unwrap(),
     ]);
     assert_one_line_error(&o, &["--aux \"selff\"", "not `self`, `oracle`"]);
+    let a_file = dir.path().join("a-file");
+    std::fs::write(&a_file, b"").unwrap();
+    let o = softtext(&[
+        "eval",
+        "--images",
+        images.to_str().unwrap(),
+        "--aux",
+        "self",
+        "--out",
+        a_file.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&o, &["a-file", "is a file; give a folder"]);
 }

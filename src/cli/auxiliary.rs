@@ -186,6 +186,7 @@ pub fn run(args: AuxArgs) -> Result<()> {
 }
 
 pub fn run_train(args: &AuxTrainArgs) -> Result<TrainSummary> {
+    super::check_output_folder(&args.out)?;
     let params = args.params();
     params.check()?;
     // Fail on a missing CUDA build before reading any data.

@@ -190,6 +190,7 @@ pub struct EvalOutcome {
 /// Evaluates every protocol on the image embeddings; encodes the planned texts (cached in
 /// `out/texts.safetensors`) and writes `out/table.{md,csv,json}`.
 pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
+    super::check_output_folder(&args.out)?;
     let started = Instant::now();
     let images = Embeddings::load(&args.images)?;
     if images.kind != Kind::Image {

@@ -92,3 +92,15 @@ pub(crate) fn at_least_one(text: &str) -> std::result::Result<usize, String> {
         Err(_) => Err("expected a whole number of images".into()),
     }
 }
+
+/// Output folders (`--out DIR`) that already exist as files get a message that says so, not
+/// the OS's "File exists" from deep inside the first write.
+pub(crate) fn check_output_folder(path: &std::path::Path) -> Result<()> {
+    if path.is_file() {
+        return Err(crate::error::Error::invalid(format!(
+            "--out {}: is a file; give a folder (it is created if missing)",
+            path.display()
+        )));
+    }
+    Ok(())
+}

@@ -85,6 +85,9 @@ fn relative(out: &Path, path: &Path) -> PathBuf {
 /// Draws the figures and writes report.md and report.html; returns every file the report
 /// consists of (its figures, including UMAP figures drawn earlier, and the two documents).
 pub fn run_report(args: &ReportArgs) -> Result<Vec<PathBuf>> {
+    if let Some(out) = &args.out {
+        super::check_output_folder(out)?;
+    }
     let (report, _catalogue) = read_eval(&args.eval)?;
     let run: Option<RunInfo> = std::fs::read_to_string(args.eval.join("run.json"))
         .ok()

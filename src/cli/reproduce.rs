@@ -537,6 +537,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(&config.name));
+    super::check_output_folder(&out)?;
     let device: DeviceKind = config.clip.device.parse()?;
     let dtype: Precision = config.clip.dtype.parse()?;
     let split: Split = config.data.split.parse()?;

@@ -149,6 +149,9 @@ fn accuracy_line(report: &EvalReport, set: &str) -> String {
 }
 
 pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
+    if let Some(out) = &args.out {
+        super::check_output_folder(out)?;
+    }
     let images = Embeddings::load(&args.images)?;
     let texts = Embeddings::load(&args.eval.join("texts.safetensors"))?;
     let (report, catalogue) = read_eval(&args.eval)?;
