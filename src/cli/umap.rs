@@ -181,6 +181,28 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
         .min_dist(args.min_dist)
         .n_epochs(args.epochs)
         .seed(args.seed);
+    // Every set is checked before the first figure, so a typo in the last one leaves no
+    // half-finished output.
+    for set in &sets {
+        if texts_to_plot(&catalogue, set).is_empty() {
+            return Err(Error::invalid(format!(
+                "--sets: {set:?} has no texts in {} (sets: {})",
+                args.eval.display(),
+                catalogue.sets().join(", ")
+            )));
+        }
+    }
+    for label in &args.label {
+        if !sets.iter().any(|set| {
+            texts_to_plot(&catalogue, set)
+                .iter()
+                .any(|t| &t.text == label)
+        }) {
+            status(format!(
+                "note: --label {label:?} matches no plotted text, so nothing is labelled for it"
+            ));
+        }
+    }
     let mut written = Vec::new();
     for set in &sets {
         let started = Instant::now();
