@@ -496,4 +496,16 @@ fn eval_names_a_mistyped_aux_source() {
         a_file.to_str().unwrap(),
     ]);
     assert_one_line_error(&o, &["a-file", "is a file; give a folder"]);
+    let o = softtext(&[
+        "eval",
+        "--images",
+        images.to_str().unwrap(),
+        "--aux",
+        "self",
+        "--lambdas",
+        "1.5",
+        "--out",
+        dir.path().join("eval").to_str().unwrap(),
+    ]);
+    assert_one_line_error(&o, &["--lambdas (blend_lambdas[0]): 1.5 is outside [0, 1]"]);
 }

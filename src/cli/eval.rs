@@ -211,7 +211,26 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
         args.hard.as_deref(),
         &images.classes,
     )?;
-    let params = eval_params(args)?.check()?;
+    let params = eval_params(args)?.check().map_err(|e| match e {
+        // The library names its own fields; a CLI user needs the flag (the reproduce config's
+        // [eval] keys have the same names without dashes).
+        crate::zeroshot::ZeroShotError::InvalidParam { name, message } => {
+            let flag = match name.split('[').next().unwrap_or(&name) {
+                "blend_lambdas" => "--lambdas",
+                "self_k" => "--self-k",
+                "bootstrap_resamples" => "--bootstrap",
+                "protocols" => "--protocols",
+                "seed" => "--seed",
+                _ => "",
+            };
+            if flag.is_empty() {
+                Error::invalid(format!("parameter {name}: {message}"))
+            } else {
+                Error::invalid(format!("{flag} ({name}): {message}"))
+            }
+        }
+        other => other.into(),
+    })?;
     let aux = aux_source(&args.aux)?;
     let plan = plan_texts(&params, &config, &aux)?;
 

@@ -222,7 +222,20 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
             data_rows.extend_from_slice(texts.row(i));
         }
         let n = images.len() + plotted.len();
-        let embedding = params.fit(&data_rows, n, images.dim)?;
+        let embedding = params.fit(&data_rows, n, images.dim).map_err(|e| match e {
+            crate::umap::UmapError::InvalidParam { name, reason } => {
+                let flag = match name {
+                    "n_epochs" => "--epochs",
+                    "n_neighbors" => "--n-neighbors",
+                    "min_dist" => "--min-dist",
+                    _ => name,
+                };
+                let reason =
+                    reason.replace("or None for the default", "leave it out for the default");
+                Error::invalid(format!("{flag}: {reason}"))
+            }
+            other => other.into(),
+        })?;
         let coords = &embedding.coords;
         let scatter_images: Vec<ScatterImage> = (0..images.len())
             .map(|i| ScatterImage {
