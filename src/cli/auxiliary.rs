@@ -122,6 +122,7 @@ pub struct AuxTrainArgs {
     /// Stop once N epochs are complete (resume later to finish).
     #[arg(long, value_name = "N")]
     pub stop_after: Option<usize>,
+    /// Where to train (the paper's recipe needs a GPU: about 2 images/s on 2 CPU cores).
     #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
     pub device: DeviceKind,
 }
@@ -160,6 +161,7 @@ pub struct AuxPredictArgs {
     /// Images to classify: folder:PATH or cifar10-bin:PATH.
     #[arg(long, value_name = "SPEC")]
     pub data: DataSpec,
+    /// Which split of --data to classify.
     #[arg(long, default_value = "test", value_name = "train|test")]
     pub split: Split,
     /// Classes kept per image, best first. The soft texts use the first two; `topk-mean`
@@ -172,8 +174,10 @@ pub struct AuxPredictArgs {
     /// Classify at most N images, round-robin over classes (as `encode-images --limit`).
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit: Option<usize>,
+    /// Images per forward pass.
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
+    /// Where the classifier runs.
     #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
     pub device: DeviceKind,
 }

@@ -43,7 +43,7 @@ pub struct EvalArgs {
     /// topk-mean, blend-all, blend-pair.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub protocols: Vec<String>,
-    /// Weights of the soft score in the blend protocols.
+    /// Weights of the soft score in the blend protocols [default: 0, 0.1, ..., 1].
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub lambdas: Vec<f64>,
     /// Bootstrap resamples for the confidence intervals.
@@ -55,8 +55,10 @@ pub struct EvalArgs {
     /// How many classes the `self` source ranks per image.
     #[arg(long, default_value_t = 5)]
     pub self_k: usize,
+    /// Where the text encoder runs (texts not yet in texts.safetensors).
     #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
     pub device: DeviceKind,
+    /// The text encoder's dtype (f16/bf16 are for GPUs; embeddings are stored as f32).
     #[arg(long, default_value = "f32", value_name = "f32|f16|bf16")]
     pub dtype: Precision,
     /// Texts encoded per forward pass.

@@ -29,7 +29,8 @@ pub struct ReproduceArgs {
     /// Study configuration (see configs/demo.toml for every field, documented).
     #[arg(long, value_name = "FILE.toml")]
     pub config: PathBuf,
-    /// Output folder; stages already computed there with the same inputs are reused.
+    /// Output folder [default: out/NAME, NAME from the config]; stages already computed there
+    /// with the same inputs are reused.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Never touch the network (stop early if a checkpoint or dataset is missing).

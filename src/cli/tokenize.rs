@@ -12,7 +12,8 @@ pub struct TokenizeArgs {
     /// Print one JSON array holding one array of 77 ids per text.
     #[arg(long)]
     json: bool,
-    /// Use this checkpoint's tokenizer.json instead of the built-in OpenAI CLIP vocabulary.
+    /// Use the tokenizer.json of this CLIP checkpoint (a complete checkpoint folder or cached
+    /// repo id, as for --clip elsewhere) instead of the built-in OpenAI CLIP vocabulary.
     #[arg(long, value_name = "CLIP")]
     clip: Option<String>,
     /// Texts to tokenize.
