@@ -70,7 +70,7 @@ fn table(report: &EvalReport) -> Table {
             if r.prompt_set == "hard" && r.protocol == "hard" {
                 "–".into()
             } else {
-                format!("{:.2e}", r.mcnemar.p_value)
+                crate::zeroshot::table::p_value(r.mcnemar.p_value)
             },
             r.paper.map(pct).unwrap_or_else(|| "–".into()),
         ]);

@@ -126,7 +126,8 @@ fn percent(fraction: f64) -> String {
     format!("{:.2}", fraction * 100.0)
 }
 
-fn p_value(p: f64) -> String {
+/// A p-value as the tables print it: three decimals, or scientific notation below 0.001.
+pub fn p_value(p: f64) -> String {
     if p >= 0.001 {
         format!("{p:.3}")
     } else {
