@@ -234,6 +234,10 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
         other => other.into(),
     })?;
     let aux = aux_source(&args.aux)?;
+    if let AuxSource::Predictions(predictions) = &aux {
+        // Fails on predictions made for other images before any text is encoded.
+        predictions.align(config.classes(), &images.ids)?;
+    }
     let plan = plan_texts(&params, &config, &aux)?;
 
     let clip_spec = match (&args.clip, images.info.get("model")) {
