@@ -1,7 +1,7 @@
 //! The command line as scripts use it: exact output forms, the embedding cache, and one-line
 //! errors with a non-zero exit for every bad input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use softtext::embeddings::{Embeddings, Kind};
@@ -474,38 +474,32 @@ fn eval_names_a_mistyped_aux_source() {
         images.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = softtext(&[
-        "eval",
-        "--images",
-        images.to_str().unwrap(),
-        "--aux",
-        "selff",
-        "--out",
-        dir.path().join("eval").to_str().unwrap(),
-    ]);
-    assert_one_line_error(&o, &["--aux \"selff\"", "not `self`, `oracle`"]);
+    let eval_dir = dir.path().join("eval");
+    let eval = |aux: &str, out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--images",
+            images.to_str().unwrap(),
+            "--aux",
+            aux,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        softtext(&args)
+    };
+    assert_one_line_error(
+        &eval("selff", &eval_dir, &[]),
+        &["--aux \"selff\"", "not `self`, `oracle`"],
+    );
     let a_file = dir.path().join("a-file");
     std::fs::write(&a_file, b"").unwrap();
-    let o = softtext(&[
-        "eval",
-        "--images",
-        images.to_str().unwrap(),
-        "--aux",
-        "self",
-        "--out",
-        a_file.to_str().unwrap(),
-    ]);
-    assert_one_line_error(&o, &["a-file", "is a file; give a folder"]);
-    let o = softtext(&[
-        "eval",
-        "--images",
-        images.to_str().unwrap(),
-        "--aux",
-        "self",
-        "--lambdas",
-        "1.5",
-        "--out",
-        dir.path().join("eval").to_str().unwrap(),
-    ]);
-    assert_one_line_error(&o, &["--lambdas (blend_lambdas[0]): 1.5 is outside [0, 1]"]);
+    assert_one_line_error(
+        &eval("self", &a_file, &[]),
+        &["a-file", "is a file; give a folder"],
+    );
+    assert_one_line_error(
+        &eval("self", &eval_dir, &["--lambdas", "1.5"]),
+        &["--lambdas (blend_lambdas[0]): 1.5 is outside [0, 1]"],
+    );
 }

@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::eval::RunInfo;
 use super::status;
-use super::umap::{eval_fingerprint, provenance_path, read_eval};
+use super::umap::{provenance_path, read_eval, EvalFolder};
 use crate::error::{Error, Result};
 use crate::report::{
     draw_confusion, draw_per_class, figure_stem, write_report, ConfusionFigure, FigureRef,
@@ -88,7 +88,11 @@ pub fn run_report(args: &ReportArgs) -> Result<Vec<PathBuf>> {
     if let Some(out) = &args.out {
         super::check_output_folder(out)?;
     }
-    let (report, _catalogue) = read_eval(&args.eval)?;
+    let EvalFolder {
+        report,
+        fingerprint,
+        ..
+    } = read_eval(&args.eval)?;
     let run: Option<RunInfo> = std::fs::read_to_string(args.eval.join("run.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
@@ -104,7 +108,6 @@ pub fn run_report(args: &ReportArgs) -> Result<Vec<PathBuf>> {
     // UMAP figures drawn earlier by `softtext umap`, hard first.
     let mut sets = vec!["hard".to_string()];
     sets.extend(report.relations.iter().cloned());
-    let fingerprint = eval_fingerprint(&args.eval)?;
     for set in &sets {
         let png = figure_stem(&out, &format!("umap-{set}")).with_extension("png");
         let drawn_from = std::fs::read_to_string(provenance_path(&out, set)).unwrap_or_default();

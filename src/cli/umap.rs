@@ -6,7 +6,7 @@ use clap::Args;
 use super::status;
 use crate::artifact::{write_atomic, write_atomic_with};
 use crate::embeddings::Embeddings;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::report::{draw_joint, figure_stem, JointFigure, ScatterImage, ScatterText};
 use crate::umap::UmapParams;
 use crate::zeroshot::catalogue::{TextCatalogue, TextEntry};
@@ -47,7 +47,17 @@ pub struct UmapArgs {
     pub seed: u64,
 }
 
-pub fn read_eval(dir: &Path) -> Result<(EvalReport, TextCatalogue)> {
+/// An `eval` output folder as the figure commands read it.
+pub struct EvalFolder {
+    pub report: EvalReport,
+    pub catalogue: TextCatalogue,
+    /// A content hash of `table.json` and `texts.json`. `umap` records it beside each
+    /// figure, and `report` embeds only figures whose hash matches the evaluation it reports,
+    /// so a figure left by an earlier run is never shown as current.
+    pub fingerprint: String,
+}
+
+pub fn read_eval(dir: &Path) -> Result<EvalFolder> {
     let read = |name: &str| -> Result<String> {
         let p = dir.join(name);
         std::fs::read_to_string(&p).map_err(|e| {
@@ -62,23 +72,19 @@ pub fn read_eval(dir: &Path) -> Result<(EvalReport, TextCatalogue)> {
             }
         })
     };
-    let report: EvalReport = serde_json::from_str(&read("table.json")?)
+    let (table, texts) = (read("table.json")?, read("texts.json")?);
+    let report: EvalReport = serde_json::from_str(&table)
         .map_err(|e| Error::invalid(format!("{}: {e}", dir.join("table.json").display())))?;
-    let catalogue: TextCatalogue = serde_json::from_str(&read("texts.json")?)
+    let catalogue: TextCatalogue = serde_json::from_str(&texts)
         .map_err(|e| Error::invalid(format!("{}: {e}", dir.join("texts.json").display())))?;
-    Ok((report, catalogue))
-}
-
-/// A content hash of the evaluation a figure is drawn from (`table.json` and `texts.json`).
-/// `umap` records it beside each figure, and `report` embeds only figures whose hash matches
-/// the evaluation it reports, so a figure left by an earlier run is never shown as current.
-pub fn eval_fingerprint(dir: &Path) -> Result<String> {
     let mut hasher = blake3::Hasher::new();
-    for name in ["table.json", "texts.json"] {
-        let path = dir.join(name);
-        hasher.update(&std::fs::read(&path).at(&path)?);
-    }
-    Ok(hasher.finalize().to_hex().to_string())
+    hasher.update(table.as_bytes());
+    hasher.update(texts.as_bytes());
+    Ok(EvalFolder {
+        report,
+        catalogue,
+        fingerprint: hasher.finalize().to_hex().to_string(),
+    })
 }
 
 /// Where `umap` records which evaluation the figure of `set` was drawn from.
@@ -154,8 +160,11 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
     }
     let images = Embeddings::load(&args.images)?;
     let texts = Embeddings::load(&args.eval.join("texts.safetensors"))?;
-    let (report, catalogue) = read_eval(&args.eval)?;
-    let fingerprint = eval_fingerprint(&args.eval)?;
+    let EvalFolder {
+        report,
+        catalogue,
+        fingerprint,
+    } = read_eval(&args.eval)?;
     if images.classes != report.classes || images.len() != report.images {
         return Err(Error::invalid(format!(
             "{} is not the image file {} evaluated ({} images, classes differ or count differs)",
@@ -207,13 +216,6 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
     for set in &sets {
         let started = Instant::now();
         let plotted = texts_to_plot(&catalogue, set);
-        if plotted.is_empty() {
-            return Err(Error::invalid(format!(
-                "--sets: {set:?} has no texts in {} (sets: {})",
-                args.eval.display(),
-                catalogue.sets().join(", ")
-            )));
-        }
         let mut data_rows = images.data.clone();
         for t in &plotted {
             let i = texts.ids.iter().position(|x| *x == t.text).ok_or_else(|| {
