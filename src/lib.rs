@@ -15,6 +15,7 @@ pub mod data;
 pub mod download;
 pub mod embeddings;
 pub mod error;
+pub mod observe;
 pub mod progress;
 pub mod prompts;
 pub mod report;
