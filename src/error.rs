@@ -26,6 +26,9 @@ pub enum Error {
     /// A tensor operation failed; this is a bug or an unsupported configuration.
     #[error("tensor error: {0}")]
     Tensor(candle_core::Error),
+    /// The study layer: its configuration, inputs and output folders.
+    #[error(transparent)]
+    Study(#[from] crate::study::StudyError),
 }
 
 impl From<candle_core::Error> for Error {

@@ -1,4 +1,7 @@
-//! `softtext`: see `softtext --help`.
+//! `softtext`: see `softtext --help`. The command line is a private module of this binary
+//! (`src/cli/`); everything it runs is the `softtext` library.
+
+mod cli;
 
 use clap::error::ErrorKind;
 use clap::Parser;
@@ -38,7 +41,7 @@ fn end_quietly_on_closed_pipe() {}
 fn main() {
     keep_freed_memory();
     end_quietly_on_closed_pipe();
-    let cli = match softtext::cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             e.exit()
@@ -54,8 +57,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = softtext::cli::run(cli) {
-        eprintln!("error: {e}");
+    if let Err(line) = cli::run(cli) {
+        eprintln!("error: {line}");
         std::process::exit(1);
     }
 }

@@ -1,26 +1,18 @@
 //! `softtext aux train` and `softtext aux predict`: the auxiliary classifier whose top-k
 //! classes per image the soft texts relate.
 
-use super::at_least_one;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use softtext::auxiliary::classifier::augment::Augment;
+use softtext::auxiliary::classifier::{ModelKind, Schedule, TrainParams};
+use softtext::clip::DeviceKind;
+use softtext::data::{DataSpec, Split};
+use softtext::observe::Observer;
+use softtext::study::{aux_predict, aux_train, defaults, AuxPrediction, AuxTraining};
+use softtext::Result;
 
-use super::status;
-use crate::auxiliary::classifier::augment::Augment;
-use crate::auxiliary::classifier::checkpoint::Checkpoint;
-use crate::auxiliary::classifier::train::CHECKPOINT_FILE;
-use crate::auxiliary::classifier::{
-    predict_with, train_with, EpochRecord, ModelKind, Schedule, TrainControl, TrainParams,
-    TrainSummary,
-};
-use crate::clip::DeviceKind;
-use crate::data::{DataSpec, Dataset, Split};
-use crate::error::{Error, Result};
-
-/// File stem of the loss and accuracy curve inside a training folder (`.png` and `.svg`).
-pub const CURVE_STEM: &str = "curve";
+use super::at_least_one;
 
 const TRAIN_AFTER_HELP: &str = "\
 Defaults are the paper's recipe: ResNet50 (CIFAR stem, bottleneck stages [3, 4, 6, 3]),
@@ -61,7 +53,7 @@ pub struct AuxTrainArgs {
     /// third of resnet50's multiply-adds per image and ten times its CPU training speed).
     #[arg(
         long,
-        default_value = "resnet50",
+        default_value_t = TrainParams::default().model,
         value_name = "resnet50|resnet18|fast"
     )]
     pub model: ModelKind,
@@ -75,34 +67,34 @@ pub struct AuxTrainArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Passes over the training set (the paper: 200).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = TrainParams::default().epochs)]
     pub epochs: usize,
     /// Training images per SGD step (the paper: 64).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = TrainParams::default().batch_size)]
     pub batch_size: usize,
     /// Base learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = TrainParams::default().lr)]
     pub lr: f64,
     /// SGD momentum (PyTorch's rule: the buffer accumulates gradient plus weight decay).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = TrainParams::default().momentum)]
     pub momentum: f64,
     /// L2 weight decay, applied to every trained tensor as in PyTorch's SGD.
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = TrainParams::default().weight_decay)]
     pub weight_decay: f64,
     /// Nesterov momentum.
     #[arg(long)]
     pub nesterov: bool,
     /// Learning rate per epoch: cosine, constant, or step:EVERY:GAMMA (e.g. step:60:0.2).
-    #[arg(long, default_value = "cosine", value_name = "SCHEDULE")]
+    #[arg(long, default_value_t = TrainParams::default().schedule, value_name = "SCHEDULE")]
     pub schedule: Schedule,
     /// Train without random crops and flips.
     #[arg(long)]
     pub no_augment: bool,
     /// Evaluate on the test split every N epochs and after the last (0: never).
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = TrainParams::default().eval_every, value_name = "N")]
     pub eval_every: usize,
     /// Seed of weight initialisation, shuffling and augmentation.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainParams::default().seed)]
     pub seed: u64,
     /// Train on at most N images, balanced over classes.
     #[arg(long, value_name = "N", value_parser = at_least_one)]
@@ -111,10 +103,10 @@ pub struct AuxTrainArgs {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit_test: Option<usize>,
     /// Divide every layer width by D (1: the published network; more for quick runs).
-    #[arg(long, default_value_t = 1, value_name = "D")]
+    #[arg(long, default_value_t = TrainParams::default().width_divisor, value_name = "D")]
     pub width_divisor: usize,
     /// Images per evaluation forward pass.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = TrainParams::default().eval_batch_size)]
     pub eval_batch_size: usize,
     /// Continue the run whose checkpoint is in --out (same settings required).
     #[arg(long)]
@@ -123,7 +115,7 @@ pub struct AuxTrainArgs {
     #[arg(long, value_name = "N")]
     pub stop_after: Option<usize>,
     /// Where to train (the paper's recipe needs a GPU: about 2 images/s on 2 CPU cores).
-    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
+    #[arg(long, default_value_t = DeviceKind::default(), value_name = "cpu|cuda")]
     pub device: DeviceKind,
 }
 
@@ -162,11 +154,11 @@ pub struct AuxPredictArgs {
     #[arg(long, value_name = "SPEC")]
     pub data: DataSpec,
     /// Which split of --data to classify.
-    #[arg(long, default_value = "test", value_name = "train|test")]
+    #[arg(long, default_value_t = Split::Test, value_name = "train|test")]
     pub split: Split,
     /// Classes kept per image, best first. The soft texts use the first two; `topk-mean`
     /// reads up to K.
-    #[arg(long, default_value_t = 5, value_name = "K")]
+    #[arg(long, default_value_t = defaults::AUX_TOP_K, value_name = "K")]
     pub top_k: usize,
     /// Output file; the extension picks the format: .json, .csv or .safetensors.
     #[arg(long, value_name = "FILE")]
@@ -175,207 +167,37 @@ pub struct AuxPredictArgs {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit: Option<usize>,
     /// Images per forward pass.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = defaults::AUX_PREDICT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Where the classifier runs.
-    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
+    #[arg(long, default_value_t = DeviceKind::default(), value_name = "cpu|cuda")]
     pub device: DeviceKind,
 }
 
-pub fn run(args: AuxArgs) -> Result<()> {
+pub fn run(args: AuxArgs, observer: &dyn Observer) -> Result<()> {
     match args.command {
-        AuxCommand::Train(args) => run_train(&args).map(|_| ()),
-        AuxCommand::Predict(args) => run_predict(&args),
+        AuxCommand::Train(args) => {
+            let training = AuxTraining {
+                params: args.params(),
+                data: args.data.clone(),
+                test_data: args.test_data.clone(),
+                device: args.device,
+                resume: args.resume,
+                stop_after: args.stop_after,
+            };
+            aux_train(&training, &args.out, observer).map(|_| ())
+        }
+        AuxCommand::Predict(args) => {
+            let prediction = AuxPrediction {
+                checkpoint: args.checkpoint.clone(),
+                data: args.data.clone(),
+                split: args.split,
+                top_k: args.top_k,
+                limit: args.limit,
+                batch_size: args.batch_size,
+                device: args.device,
+            };
+            aux_predict(&prediction, &args.out, observer).map(|_| ())
+        }
     }
-}
-
-pub fn run_train(args: &AuxTrainArgs) -> Result<TrainSummary> {
-    super::check_output_folder(&args.out)?;
-    let params = args.params();
-    params.check()?;
-    // Fail on a missing CUDA build before reading any data.
-    args.device.device()?;
-    let train_data = Dataset::load(&args.data, Split::Train, None)?;
-    let test_spec = args.test_data.as_ref().unwrap_or(&args.data);
-    let test_data = if params.eval_every > 0 {
-        Some(Dataset::load(
-            test_spec,
-            Split::Test,
-            Some(&train_data.classes),
-        )?)
-    } else {
-        None
-    };
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    status(format!(
-        "training {} on {} ({} train images{}) for {} epoch(s) at batch {} on {}",
-        params.model,
-        args.data,
-        params
-            .limit_train
-            .map_or(train_data.len(), |n| n.min(train_data.len())),
-        test_data
-            .as_ref()
-            .map(|t| format!(
-                ", {} test images",
-                params.limit_test.map_or(t.len(), |n| n.min(t.len()))
-            ))
-            .unwrap_or_default(),
-        params.epochs,
-        params.batch_size,
-        args.device
-    ));
-    let summary = train_params(
-        &params,
-        &train_data,
-        test_data.as_ref(),
-        &args.out,
-        args.device,
-        args.resume,
-        args.stop_after.unwrap_or(params.epochs),
-    )?;
-    status(format!(
-        "{} epochs of {} in {}: checkpoint {}, log {}{}",
-        summary.epochs,
-        params.epochs,
-        args.out.display(),
-        summary.checkpoint.display(),
-        summary.log_file.display(),
-        summary
-            .test_acc()
-            .map(|a| format!(", test accuracy {:.2}%", 100.0 * a))
-            .unwrap_or_default()
-    ));
-    Ok(summary)
-}
-
-/// Trains with a status line per epoch and the curve redrawn after each; shared by
-/// `aux train` and `reproduce`.
-pub(crate) fn train_params(
-    params: &TrainParams,
-    train_data: &Dataset,
-    test_data: Option<&Dataset>,
-    out: &Path,
-    device: DeviceKind,
-    resume: bool,
-    stop_after: usize,
-) -> Result<TrainSummary> {
-    let started = Instant::now();
-    let title = format!("{} on {}", params.model, train_data.spec);
-    let summary = train_with(
-        params,
-        train_data,
-        test_data,
-        out,
-        &device.device()?,
-        TrainControl {
-            resume,
-            stop_after,
-            after_epoch: &mut |log| {
-                if let Some(last) = log.last() {
-                    status(epoch_line(last, params.epochs));
-                }
-                write_curve(out, log, &title)
-            },
-        },
-    )?;
-    if summary.start_epoch == summary.epochs {
-        status(format!(
-            "{}: all {} epochs already done; nothing to train",
-            out.join(CHECKPOINT_FILE).display(),
-            summary.epochs
-        ));
-        // The curve may be missing when the run was copied without it.
-        write_curve(out, &summary.log, &title)?;
-    } else {
-        status(format!(
-            "trained epochs {}..={} in {:.1}s",
-            summary.start_epoch + 1,
-            summary.epochs,
-            started.elapsed().as_secs_f64()
-        ));
-    }
-    Ok(summary)
-}
-
-fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
-    format!(
-        "epoch {}/{epochs}: lr {:.4}, loss {:.4}, train acc {:.2}%{}, {:.1} images/s, {:.1}s",
-        r.epoch,
-        r.lr,
-        r.train_loss,
-        100.0 * r.train_acc,
-        r.test_acc
-            .map(|a| format!(", test acc {:.2}%", 100.0 * a))
-            .unwrap_or_default(),
-        r.images_per_sec,
-        r.seconds
-    )
-}
-
-/// `DIR/curve.png` and `DIR/curve.svg` from the log so far.
-pub(crate) fn write_curve(dir: &Path, log: &[EpochRecord], title: &str) -> Result<()> {
-    if log.is_empty() {
-        return Ok(());
-    }
-    let points: Vec<crate::report::CurvePoint> = log
-        .iter()
-        .map(|r| crate::report::CurvePoint {
-            epoch: r.epoch,
-            train_loss: r.train_loss,
-            train_accuracy: r.train_acc,
-            test_accuracy: r.test_acc,
-            lr: r.lr,
-        })
-        .collect();
-    let last = log.last().expect("non-empty");
-    let figure = crate::report::TrainingCurveFigure {
-        title: title.to_string(),
-        subtitle: Some(format!(
-            "{} epochs{}",
-            last.epoch,
-            log.iter()
-                .rev()
-                .find_map(|r| r.test_acc.map(|a| (r.epoch, a)))
-                .map(|(e, a)| format!("; test accuracy {:.2}% after epoch {e}", 100.0 * a))
-                .unwrap_or_default()
-        )),
-        points: &points,
-        ..Default::default()
-    };
-    crate::report::draw_training_curve(&figure, &dir.join(CURVE_STEM))?;
-    Ok(())
-}
-
-pub fn run_predict(args: &AuxPredictArgs) -> Result<()> {
-    let started = Instant::now();
-    let checkpoint = Checkpoint::read(&args.checkpoint)?;
-    let mut data = Dataset::load(&args.data, args.split, Some(&checkpoint.meta.classes))?;
-    if let Some(n) = args.limit {
-        data.balanced_limit(n);
-    }
-    let predictions = predict_with(
-        &checkpoint,
-        &data,
-        args.top_k,
-        &args.device.device()?,
-        args.batch_size,
-    )?;
-    predictions.write(&args.out)?;
-    let correct = predictions
-        .rows()
-        .iter()
-        .zip(&data.samples)
-        .filter(|(row, sample)| row.topk.first() == Some(&sample.label))
-        .count();
-    status(format!(
-        "wrote {} (top-{} of {} {} images; top-1 accuracy {:.2}%) in {:.1}s",
-        args.out.display(),
-        predictions.k(),
-        predictions.len(),
-        args.split,
-        100.0 * correct as f64 / predictions.len().max(1) as f64,
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(())
 }

@@ -1,16 +1,15 @@
-use super::at_least_one;
-use std::collections::HashMap;
+//! `softtext encode-texts` and `softtext encode-images`.
+
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use clap::Args;
+use softtext::clip::{DeviceKind, Overflow, Precision};
+use softtext::data::{DataSpec, Split};
+use softtext::observe::Observer;
+use softtext::study::{defaults, encode_images, encode_texts, ClipSpec, ImageEncoding, StudyError, TextEncoding};
+use softtext::Result;
 
-use super::status;
-use crate::clip::{Clip, ClipFiles, DeviceKind, Overflow, Precision};
-use crate::data::{DataSpec, Dataset, Split};
-use crate::embeddings::encode::{encode_dataset, encode_texts, image_cache_key};
-use crate::embeddings::{Embeddings, Kind};
-use crate::error::{Error, IoContext, Result};
+use super::at_least_one;
 
 /// Options shared by the encoders.
 #[derive(Debug, Args)]
@@ -19,26 +18,20 @@ pub struct ModelArgs {
     #[arg(long, value_name = "CLIP")]
     pub clip: String,
     /// Where to run the encoders.
-    #[arg(long, default_value = "cpu", value_name = "cpu|cuda")]
+    #[arg(long, default_value_t = DeviceKind::default(), value_name = "cpu|cuda")]
     pub device: DeviceKind,
     /// Weight and activation dtype (f16/bf16 are for GPUs; outputs are always f32).
-    #[arg(long, default_value = "f32", value_name = "f32|f16|bf16")]
+    #[arg(long, default_value_t = Precision::default(), value_name = "f32|f16|bf16")]
     pub dtype: Precision,
 }
 
 impl ModelArgs {
-    fn load(&self) -> Result<Clip> {
-        let files = ClipFiles::resolve(&self.clip)?;
-        Clip::load(&files, self.device, self.dtype)
-    }
-
-    fn info(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("model".to_string(), self.clip.clone()),
-            ("dtype".to_string(), self.dtype.to_string()),
-            ("device".to_string(), self.device.to_string()),
-            ("version".to_string(), crate::VERSION.to_string()),
-        ])
+    fn spec(&self) -> ClipSpec {
+        ClipSpec {
+            model: self.clip.clone(),
+            device: self.device,
+            precision: self.dtype,
+        }
     }
 }
 
@@ -56,52 +49,36 @@ pub struct EncodeTextsArgs {
     #[arg(long)]
     truncate: bool,
     /// Texts encoded per forward pass.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = defaults::TEXT_BATCH_SIZE)]
     batch_size: usize,
     /// Texts to encode.
     #[arg(value_name = "TEXT", required_unless_present = "texts_file")]
     texts: Vec<String>,
 }
 
-pub fn run_texts(args: EncodeTextsArgs) -> Result<()> {
+pub fn run_texts(args: EncodeTextsArgs, observer: &dyn Observer) -> Result<()> {
     let texts = match &args.texts_file {
         Some(path) => read_lines(path)?,
         None => args.texts.clone(),
     };
-    if texts.is_empty() {
-        return Err(Error::invalid("no texts to encode"));
-    }
-    let clip = args.model.load()?;
-    let overflow = if args.truncate {
-        Overflow::Truncate
-    } else {
-        Overflow::Error
+    let params = TextEncoding {
+        clip: args.model.spec(),
+        texts,
+        overflow: if args.truncate {
+            Overflow::Truncate
+        } else {
+            Overflow::Error
+        },
+        batch_size: args.batch_size,
     };
-    let started = Instant::now();
-    let data = encode_texts(&clip, &texts, overflow, args.batch_size)?;
-    let embeddings = Embeddings {
-        kind: Kind::Text,
-        dim: clip.dim(),
-        data,
-        ids: texts,
-        labels: None,
-        classes: Vec::new(),
-        key: String::new(),
-        info: args.model.info(),
-    };
-    embeddings.save(&args.out)?;
-    status(format!(
-        "wrote {} ({} texts x {} dims) in {:.2}s",
-        args.out.display(),
-        embeddings.len(),
-        embeddings.dim,
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(())
+    encode_texts(&params, &args.out, observer).map(|_| ())
 }
 
 fn read_lines(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).at(path)?;
+    let text = std::fs::read_to_string(path).map_err(|source| StudyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(text
         .lines()
         .map(|l| l.trim_end_matches('\r'))
@@ -119,14 +96,14 @@ pub struct EncodeImagesArgs {
     #[arg(long, value_name = "SPEC")]
     pub data: DataSpec,
     /// Which split to encode.
-    #[arg(long, default_value = "test", value_name = "train|test")]
+    #[arg(long, default_value_t = Split::Test, value_name = "train|test")]
     pub split: Split,
     /// Output safetensors file: `embeddings` [N, D] f32 (L2-normalised), `labels` [N] i64,
     /// image ids in the metadata; rows in dataset order (class, then id).
     #[arg(long, value_name = "FILE.safetensors")]
     pub out: PathBuf,
     /// Images encoded per forward pass.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = defaults::IMAGE_BATCH_SIZE)]
     pub batch_size: usize,
     /// Encode at most N images, taken round-robin over classes so all stay represented.
     #[arg(long, value_name = "N", value_parser = at_least_one)]
@@ -136,66 +113,14 @@ pub struct EncodeImagesArgs {
     pub force: bool,
 }
 
-/// Encodes (or finds up to date) the image embeddings; returns whether the cache was used.
-pub fn run_images(args: EncodeImagesArgs) -> Result<bool> {
-    let started = Instant::now();
-    let mut dataset = Dataset::load(&args.data, args.split, None)?;
-    if let Some(limit) = args.limit {
-        dataset.balanced_limit(limit);
-    }
-    let clip = args.model.load()?;
-    let checkpoint_hash = clip.files.content_hash()?;
-    let key = image_cache_key(
-        &checkpoint_hash,
-        &clip,
-        args.model.device,
-        &dataset.manifest_hash(),
-    );
-    if !args.force {
-        if let Some(cached) = Embeddings::load_if_fresh(&args.out, &key) {
-            status(format!(
-                "{} is up to date ({} images, cache key {}); nothing to do",
-                args.out.display(),
-                cached.len(),
-                &key[..12]
-            ));
-            return Ok(true);
-        }
-    }
-    status(format!(
-        "encoding {} {} images from {} with {} ({}, {})",
-        dataset.len(),
-        dataset.split,
-        args.data,
-        args.model.clip,
-        args.model.device,
-        args.model.dtype
-    ));
-    let encode_started = Instant::now();
-    let data = encode_dataset(&clip, &dataset, args.batch_size)?;
-    let encode_seconds = encode_started.elapsed().as_secs_f64();
-    let mut info = args.model.info();
-    info.insert("data".into(), args.data.to_string());
-    info.insert("split".into(), args.split.to_string());
-    info.insert("checkpoint_hash".into(), checkpoint_hash);
-    let embeddings = Embeddings {
-        kind: Kind::Image,
-        dim: clip.dim(),
-        data,
-        ids: dataset.ids(),
-        labels: Some(dataset.labels()),
-        classes: dataset.classes.clone(),
-        key,
-        info,
+pub fn run_images(args: EncodeImagesArgs, observer: &dyn Observer) -> Result<()> {
+    let params = ImageEncoding {
+        clip: args.model.spec(),
+        data: args.data,
+        split: args.split,
+        batch_size: args.batch_size,
+        limit: args.limit,
+        force: args.force,
     };
-    embeddings.save(&args.out)?;
-    status(format!(
-        "wrote {} ({} images x {} dims) in {:.1}s ({:.1} images/s encoding)",
-        args.out.display(),
-        embeddings.len(),
-        embeddings.dim,
-        started.elapsed().as_secs_f64(),
-        embeddings.len() as f64 / encode_seconds.max(1e-9)
-    ));
-    Ok(false)
+    encode_images(&params, &args.out, observer).map(|_| ())
 }

@@ -1,17 +1,20 @@
-//! The `softtext` command line: argument parsing and one small function per subcommand,
-//! each a thin layer over the library.
+//! The `softtext` command line: a private, thin layer that turns arguments into the
+//! library's types, calls [`softtext::study`], and prints. Nothing here is part of the
+//! library's API.
 
-pub mod auxiliary;
-pub mod encode;
-pub mod eval;
-pub mod report;
-pub mod reproduce;
+mod auxiliary;
+mod encode;
+mod eval;
+mod progress;
+mod report;
+mod reproduce;
 mod tokenize;
-pub mod umap;
+mod umap;
 
 use clap::{Parser, Subcommand};
+use softtext::Result;
 
-use crate::error::Result;
+pub use progress::Terminal;
 
 const ABOUT: &str =
     "Reproduce, test and extend the soft-text-prompt study for CLIP zero-shot classification.";
@@ -62,25 +65,60 @@ pub enum Command {
     Reproduce(reproduce::ReproduceArgs),
 }
 
-pub fn run(cli: Cli) -> Result<()> {
-    crate::progress::set_quiet(cli.quiet);
-    match cli.command {
+/// Runs one command; errors come back for `main` to print as one line.
+pub fn run(cli: Cli) -> std::result::Result<(), String> {
+    let terminal = Terminal::new(cli.quiet);
+    let result: Result<()> = match cli.command {
         Command::Tokenize(args) => tokenize::run(args),
-        Command::EncodeTexts(args) => encode::run_texts(args),
-        Command::EncodeImages(args) => encode::run_images(args).map(|_| ()),
-        Command::Eval(args) => eval::run(args),
-        Command::Umap(args) => umap::run(args),
-        Command::Report(args) => report::run(args),
-        Command::Aux(args) => auxiliary::run(args),
-        Command::Reproduce(args) => reproduce::run(args),
-    }
+        Command::EncodeTexts(args) => encode::run_texts(args, &terminal),
+        Command::EncodeImages(args) => encode::run_images(args, &terminal),
+        Command::Eval(args) => eval::run(args, &terminal),
+        Command::Umap(args) => umap::run(args, &terminal),
+        Command::Report(args) => report::run(args, &terminal),
+        Command::Aux(args) => auxiliary::run(args, &terminal),
+        Command::Reproduce(args) => reproduce::run(args, &terminal),
+    };
+    drop(terminal);
+    result.map_err(|e| error_line(&e))
 }
 
-/// One-line status reports go to stderr (stdout stays clean for data) unless `--quiet`;
-/// unlike progress bars they are kept when stderr is a log file.
-pub(crate) fn status(message: impl AsRef<str>) {
-    if !crate::progress::is_quiet() {
-        crate::progress::println(message.as_ref());
+/// The one line a user reads for `e`. Parameter errors name the library's field; a user
+/// needs the flag (a reproduce config's keys have the same names without dashes).
+fn error_line(e: &softtext::Error) -> String {
+    use softtext::umap::{UmapError, UmapParam};
+    use softtext::zeroshot::{EvalParam, ZeroShotError};
+    match e {
+        softtext::Error::ZeroShot(ZeroShotError::InvalidParam {
+            param,
+            index,
+            message,
+        }) => {
+            let flag = match param {
+                EvalParam::BlendLambdas => "--lambdas",
+                EvalParam::SelfK => "--self-k",
+                EvalParam::BootstrapResamples => "--bootstrap",
+                EvalParam::Protocols => "--protocols",
+                EvalParam::Seed => "--seed",
+                _ => return e.to_string(),
+            };
+            // "--lambdas (blend_lambdas[0]): 1.5 is outside [0, 1]"
+            let field = match index {
+                Some(i) => format!("{}[{i}]", param.name()),
+                None => param.name().to_string(),
+            };
+            format!("{flag} ({field}): {message}")
+        }
+        softtext::Error::Umap(UmapError::InvalidParam { param, reason }) => {
+            let flag = match param {
+                UmapParam::NEpochs => "--epochs".to_string(),
+                UmapParam::NNeighbors => "--n-neighbors".to_string(),
+                UmapParam::MinDist => "--min-dist".to_string(),
+                other => other.name().to_string(),
+            };
+            let reason = reason.replace("or None for the default", "leave it out for the default");
+            format!("{flag}: {reason}")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -91,16 +129,4 @@ pub(crate) fn at_least_one(text: &str) -> std::result::Result<usize, String> {
         Ok(n) => Ok(n),
         Err(_) => Err("expected a whole number of images".into()),
     }
-}
-
-/// Output folders (`--out DIR`) that already exist as files get a message that says so, not
-/// the OS's "File exists" from deep inside the first write.
-pub(crate) fn check_output_folder(path: &std::path::Path) -> Result<()> {
-    if path.is_file() {
-        return Err(crate::error::Error::invalid(format!(
-            "--out {}: is a file; give a folder (it is created if missing)",
-            path.display()
-        )));
-    }
-    Ok(())
 }

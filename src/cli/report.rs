@@ -1,16 +1,11 @@
-use std::path::{Path, PathBuf};
+//! `softtext report`.
+
+use std::path::PathBuf;
 
 use clap::Args;
-
-use super::eval::RunInfo;
-use super::status;
-use super::umap::{provenance_path, read_eval, EvalFolder};
-use crate::error::{Error, Result};
-use crate::report::{
-    draw_confusion, draw_per_class, figure_stem, write_report, ConfusionFigure, FigureRef,
-    PerClassFigure, Report, Table, FIGURES_DIR,
-};
-use crate::zeroshot::{EvalReport, ResultRow};
+use softtext::observe::Observer;
+use softtext::study::{report, ReportParams, ReportProtocol, StudyError};
+use softtext::Result;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -20,8 +15,9 @@ pub struct ReportArgs {
     /// Where report.md, report.html and figures/ go; default: the eval folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// The soft protocol whose per-class accuracies are charted beside `hard`.
-    #[arg(long, default_value = "pair")]
+    /// The soft protocol whose per-class accuracies are charted beside `hard`: pair, all,
+    /// vocab, or one row of the parameterised ones, e.g. blend-all(0.5), topk-mean(2).
+    #[arg(long, default_value_t = ReportProtocol::default())]
     pub protocol: String,
     /// Extra stage timings to show, as NAME=SECONDS (repeatable; `reproduce` passes its own).
     #[arg(long, value_name = "NAME=SECONDS")]
@@ -32,273 +28,22 @@ pub struct ReportArgs {
     pub description: Option<String>,
 }
 
-/// The rows a reader looks at first: Table 1's protocols and the controls.
-fn headline_rows(report: &EvalReport) -> Vec<&ResultRow> {
-    report
-        .rows
+pub fn run(args: ReportArgs, observer: &dyn Observer) -> Result<()> {
+    let timings = args
+        .timing
         .iter()
-        .filter(|r| r.lambda.is_none() && r.k.is_none())
-        .collect()
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.2}", 100.0 * x)
-}
-
-fn table(report: &EvalReport) -> Table {
-    let mut table = Table::new(
-        [
-            "prompt set",
-            "protocol",
-            "accuracy %",
-            "95% CI",
-            "p vs hard",
-            "paper %",
-        ]
-        .map(String::from)
-        .to_vec(),
-    );
-    for r in headline_rows(report) {
-        table.push_row(vec![
-            r.prompt_set.clone(),
-            r.protocol_label(),
-            pct(r.accuracy),
-            match (r.ci_low, r.ci_high) {
-                (Some(lo), Some(hi)) => format!("{} – {}", pct(lo), pct(hi)),
-                _ => "–".into(),
-            },
-            if r.prompt_set == "hard" && r.protocol == "hard" {
-                "–".into()
-            } else {
-                crate::zeroshot::table::p_value(r.mcnemar.p_value)
-            },
-            r.paper.map(pct).unwrap_or_else(|| "–".into()),
-        ]);
-    }
-    table
-}
-
-fn relative(out: &Path, path: &Path) -> PathBuf {
-    path.strip_prefix(out).unwrap_or(path).to_path_buf()
-}
-
-/// Draws the figures and writes report.md and report.html; returns every file the report
-/// consists of (its figures, including UMAP figures drawn earlier, and the two documents).
-pub fn run_report(args: &ReportArgs) -> Result<Vec<PathBuf>> {
-    if let Some(out) = &args.out {
-        super::check_output_folder(out)?;
-    }
-    let EvalFolder {
-        report,
-        fingerprint,
-        ..
-    } = read_eval(&args.eval)?;
-    let run: Option<RunInfo> = std::fs::read_to_string(args.eval.join("run.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let out = args.out.clone().unwrap_or_else(|| args.eval.clone());
-    let model = run.as_ref().map(|r| r.clip.clone()).unwrap_or_default();
-    let dataset = run
-        .as_ref()
-        .and_then(|r| r.images.get("data").cloned())
-        .unwrap_or_default();
-    let mut figures = Vec::new();
-    let mut files: Vec<PathBuf> = Vec::new();
-
-    // UMAP figures drawn earlier by `softtext umap`, hard first.
-    let mut sets = vec!["hard".to_string()];
-    sets.extend(report.relations.iter().cloned());
-    for set in &sets {
-        let png = figure_stem(&out, &format!("umap-{set}")).with_extension("png");
-        let drawn_from = std::fs::read_to_string(provenance_path(&out, set)).unwrap_or_default();
-        if png.exists() && drawn_from.trim() != fingerprint {
-            status(format!(
-                "leaving out {}: it was drawn from another evaluation (rerun `softtext umap`)",
-                png.display()
-            ));
-        } else if png.exists() {
-            files.push(png.clone());
-            let svg = png.with_extension("svg");
-            if svg.exists() {
-                files.push(svg);
-            }
-            figures.push(FigureRef {
-                path: relative(&out, &png),
-                caption: format!(
-                    "UMAP of the image features (circles, coloured by true class) with the {set} texts (stars){}",
-                    if set == "hard" { " — the paper's Figure 3" } else { " — the paper's Figure 4" }
-                ),
-            });
-        }
-    }
-
-    let series_rows: Vec<&ResultRow> = std::iter::once(report.row("hard", "hard"))
-        .chain(
-            report
-                .relations
-                .iter()
-                .map(|rel| report.row(rel, &args.protocol)),
-        )
-        .flatten()
-        .collect();
-    // An evaluation of hard protocols only charts `hard` alone; otherwise the requested soft
-    // protocol must be there.
-    let has_soft_rows = report.rows.iter().any(|r| r.prompt_set != "hard");
-    if series_rows.len() <= 1 && has_soft_rows {
-        let mut soft: Vec<String> = Vec::new();
-        for label in report
-            .rows
-            .iter()
-            .filter(|r| r.prompt_set != "hard")
-            .map(|r| r.protocol_label())
-        {
-            if !soft.contains(&label) {
-                soft.push(label);
-            }
-        }
-        return Err(Error::invalid(format!(
-            "{}: no soft rows for protocol {:?} (--protocol, or [report] protocol in a reproduce config); this evaluation has: {}",
-            args.eval.display(),
-            args.protocol,
-            soft.join(", ")
-        )));
-    }
-    let series: Vec<(String, Vec<f64>)> = series_rows
-        .iter()
-        .map(|r| {
-            let name = if r.prompt_set == "hard" {
-                "hard".to_string()
-            } else {
-                format!("{} ({})", r.prompt_set, r.protocol_label())
-            };
-            let values = r
-                .per_class_accuracy
-                .iter()
-                .map(|a| a.map_or(f64::NAN, |a| 100.0 * a))
-                .collect();
-            (name, values)
+        .map(|t| {
+            t.split_once('=')
+                .and_then(|(n, s)| s.parse::<f64>().ok().map(|s| (n.to_string(), s)))
+                .ok_or_else(|| StudyError::Config(format!("--timing {t:?}: expected NAME=SECONDS")))
         })
-        .collect();
-    let paths = draw_per_class(
-        &PerClassFigure {
-            title: "Per-class zero-shot accuracy".into(),
-            subtitle: Some(format!("{model} · {dataset} · {} images", report.images)),
-            classes: &report.classes,
-            series: &series,
-            ..Default::default()
-        },
-        &figure_stem(&out, "per-class"),
-    )?;
-    files.extend(paths.iter().cloned());
-    figures.push(FigureRef {
-        path: relative(&out, &paths[0]),
-        caption: format!(
-            "Per-class accuracy of `hard` and each relation under `{}`",
-            args.protocol
-        ),
-    });
-
-    for r in headline_rows(&report) {
-        let name = format!("confusion-{}-{}", r.prompt_set, r.protocol_label());
-        let paths = draw_confusion(
-            &ConfusionFigure {
-                title: format!(
-                    "Confusion matrix: {} / {}",
-                    r.prompt_set,
-                    r.protocol_label()
-                ),
-                subtitle: Some(format!(
-                    "accuracy {:.2}% · {model} · {} images",
-                    100.0 * r.accuracy,
-                    report.images
-                )),
-                classes: &report.classes,
-                matrix: &r.confusion,
-                ..Default::default()
-            },
-            &figure_stem(&out, &name),
-        )?;
-        files.extend(paths.iter().cloned());
-        figures.push(FigureRef {
-            path: relative(&out, &paths[0]),
-            caption: format!(
-                "Confusion matrix of {} under `{}` (rows: true class)",
-                r.prompt_set,
-                r.protocol_label()
-            ),
-        });
-    }
-
-    let mut provenance: Vec<(String, String)> = args
-        .description
-        .iter()
-        .map(|d| ("description".to_string(), d.clone()))
-        .collect();
-    provenance.extend([
-        ("softtext".to_string(), crate::VERSION.to_string()),
-        ("model".to_string(), model.clone()),
-        ("data".to_string(), dataset.clone()),
-        ("images".to_string(), report.images.to_string()),
-        (
-            "auxiliary source".to_string(),
-            format!(
-                "{} (top-1 {:.2}%, top-2 {:.2}%)",
-                report.aux.source,
-                100.0 * report.aux.top1_accuracy,
-                100.0 * report.aux.top2_accuracy
-            ),
-        ),
-        (
-            "full table".to_string(),
-            "table.md, table.csv, table.json".to_string(),
-        ),
-    ]);
-    let mut timings = Vec::new();
-    let mut config_text = String::new();
-    let mut warning = None;
-    if let Some(run) = &run {
-        for key in ["split", "dtype", "device", "checkpoint_hash"] {
-            if let Some(v) = run.images.get(key) {
-                provenance.push((key.replace('_', " "), v.clone()));
-            }
-        }
-        timings.extend(run.timings.iter().cloned());
-        config_text = run.prompts_toml.clone();
-        if run.random_weights {
-            warning = Some(format!(
-                "{model} has RANDOM weights (a softtext test fixture). Its accuracies and figures exercise the pipeline and mean nothing about CLIP."
-            ));
-        }
-    }
-    for t in &args.timing {
-        let (name, secs) = t
-            .split_once('=')
-            .and_then(|(n, s)| s.parse::<f64>().ok().map(|s| (n.to_string(), s)))
-            .ok_or_else(|| Error::invalid(format!("--timing {t:?}: expected NAME=SECONDS")))?;
-        timings.push((name, secs));
-    }
-    let document = Report {
-        title: format!("softtext: hard vs soft text prompts — {model} on {dataset}"),
-        provenance,
-        warning,
-        table: table(&report),
-        figures,
-        config_text,
-        config_lang: "toml".into(),
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let params = ReportParams {
+        eval: args.eval,
+        out: args.out,
+        protocol: ReportProtocol::parse_as(&args.protocol, "--protocol")?,
         timings,
+        description: args.description,
     };
-    let written = write_report(&document, &out)?;
-    status(format!(
-        "wrote {} and {} ({} figures in {}/)",
-        written.0.display(),
-        written.1.display(),
-        document.figures.len(),
-        out.join(FIGURES_DIR).display()
-    ));
-    files.extend([written.0, written.1]);
-    Ok(files)
-}
-
-pub fn run(args: ReportArgs) -> Result<()> {
-    run_report(&args).map(|_| ())
+    report(&params, observer).map(|_| ())
 }

@@ -1,8 +1,9 @@
-use clap::Args;
+//! `softtext tokenize`.
 
-use crate::clip::tokenizer::{ClipTokenizer, Overflow};
-use crate::clip::ClipFiles;
-use crate::error::Result;
+use clap::Args;
+use softtext::clip::tokenizer::{ClipTokenizer, Overflow};
+use softtext::clip::ClipFiles;
+use softtext::Result;
 
 #[derive(Debug, Args)]
 pub struct TokenizeArgs {

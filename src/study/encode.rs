@@ -1,0 +1,232 @@
+//! The encoding stages: a dataset split into an image embedding file (content-keyed, so an
+//! up-to-date file is reused), and a list of texts into a text embedding file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::config::defaults;
+use super::error::StudyError;
+use crate::clip::{Clip, ClipFiles, DeviceKind, Overflow, Precision};
+use crate::data::{DataSpec, Dataset, Split};
+use crate::embeddings::encode::{encode_dataset, encode_texts as encode_text_list, image_cache_key};
+use crate::embeddings::{Embeddings, Kind};
+use crate::error::Result;
+use crate::observe::Observer;
+
+/// A CLIP checkpoint and where and how its encoders run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipSpec {
+    /// A Hugging Face folder, or a repo id in the local hub cache.
+    pub model: String,
+    /// Where the encoders run.
+    pub device: DeviceKind,
+    /// Weight and activation dtype (embeddings are stored as f32).
+    pub precision: Precision,
+}
+
+impl ClipSpec {
+    /// The checkpoint on the CPU in f32.
+    pub fn cpu(model: impl Into<String>) -> Self {
+        Self {
+            model: model.into(),
+            device: DeviceKind::Cpu,
+            precision: Precision::F32,
+        }
+    }
+
+    /// Finds the checkpoint's files (no network).
+    pub fn files(&self) -> Result<ClipFiles> {
+        Ok(ClipFiles::resolve(&self.model)?)
+    }
+
+    /// Loads the model.
+    pub fn load(&self) -> Result<Clip> {
+        Ok(Clip::load(&self.files()?, self.device, self.precision)?)
+    }
+
+    /// The metadata every embedding file records about its encoder.
+    fn info(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("model".to_string(), self.model.clone()),
+            ("dtype".to_string(), self.precision.to_string()),
+            ("device".to_string(), self.device.to_string()),
+            ("version".to_string(), crate::VERSION.to_string()),
+        ])
+    }
+}
+
+/// What to encode into an image embedding file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageEncoding {
+    /// The encoder.
+    pub clip: ClipSpec,
+    /// The dataset.
+    pub data: DataSpec,
+    /// Which split.
+    pub split: Split,
+    /// Images per forward pass.
+    pub batch_size: usize,
+    /// Encode at most this many images, taken round-robin over classes.
+    pub limit: Option<usize>,
+    /// Re-encode even when the output already holds embeddings of the same inputs.
+    pub force: bool,
+}
+
+impl ImageEncoding {
+    /// The test split of `data` with `clip`, at the default batch size.
+    pub fn new(clip: ClipSpec, data: DataSpec) -> Self {
+        Self {
+            clip,
+            data,
+            split: Split::Test,
+            batch_size: defaults::IMAGE_BATCH_SIZE,
+            limit: None,
+            force: false,
+        }
+    }
+}
+
+/// An image embedding file, freshly written or found up to date.
+#[derive(Debug, Clone)]
+pub struct EncodedImages {
+    /// The file.
+    pub path: PathBuf,
+    /// Its content.
+    pub embeddings: Embeddings,
+    /// Whether the file was already up to date (nothing was encoded).
+    pub cached: bool,
+}
+
+/// Encodes a dataset split into `out` (`embeddings` `[N, D]` f32, L2-normalised, `labels`,
+/// ids in the metadata; rows in dataset order), unless `out` already holds embeddings of the
+/// same checkpoint, preprocessing, dtype, device and images.
+pub fn encode_images(
+    params: &ImageEncoding,
+    out: &Path,
+    observer: &dyn Observer,
+) -> Result<EncodedImages> {
+    if params.limit == Some(0) {
+        return Err(StudyError::Config("limit: must be at least 1".into()).into());
+    }
+    let started = Instant::now();
+    let mut dataset = Dataset::load(&params.data, params.split, None)?;
+    if let Some(limit) = params.limit {
+        dataset.balanced_limit(limit);
+    }
+    let clip = params.clip.load()?;
+    let checkpoint_hash = clip.files.content_hash()?;
+    let key = image_cache_key(
+        &checkpoint_hash,
+        &clip,
+        params.clip.device,
+        &dataset.manifest_hash(),
+    );
+    if !params.force {
+        if let Some(cached) = Embeddings::load_if_fresh(out, &key) {
+            observer.status(&format!(
+                "{} is up to date ({} images, cache key {}); nothing to do",
+                out.display(),
+                cached.len(),
+                &key[..12]
+            ));
+            return Ok(EncodedImages {
+                path: out.to_path_buf(),
+                embeddings: cached,
+                cached: true,
+            });
+        }
+    }
+    observer.status(&format!(
+        "encoding {} {} images from {} with {} ({}, {})",
+        dataset.len(),
+        dataset.split,
+        params.data,
+        params.clip.model,
+        params.clip.device,
+        params.clip.precision
+    ));
+    let encode_started = Instant::now();
+    let data = encode_dataset(&clip, &dataset, params.batch_size, observer)?;
+    let encode_seconds = encode_started.elapsed().as_secs_f64();
+    let mut info = params.clip.info();
+    info.insert("data".into(), params.data.to_string());
+    info.insert("split".into(), params.split.to_string());
+    info.insert("checkpoint_hash".into(), checkpoint_hash);
+    let embeddings = Embeddings {
+        kind: Kind::Image,
+        dim: clip.dim(),
+        data,
+        ids: dataset.ids(),
+        labels: Some(dataset.labels()),
+        classes: dataset.classes.clone(),
+        key,
+        info,
+    };
+    embeddings.save(out)?;
+    observer.status(&format!(
+        "wrote {} ({} images x {} dims) in {:.1}s ({:.1} images/s encoding)",
+        out.display(),
+        embeddings.len(),
+        embeddings.dim,
+        started.elapsed().as_secs_f64(),
+        embeddings.len() as f64 / encode_seconds.max(1e-9)
+    ));
+    Ok(EncodedImages {
+        path: out.to_path_buf(),
+        embeddings,
+        cached: false,
+    })
+}
+
+/// What to encode into a text embedding file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextEncoding {
+    /// The encoder.
+    pub clip: ClipSpec,
+    /// The texts, in output order (each unique text is encoded once).
+    pub texts: Vec<String>,
+    /// What to do with a text longer than CLIP's 77-token context.
+    pub overflow: Overflow,
+    /// Texts per forward pass.
+    pub batch_size: usize,
+}
+
+/// Encodes texts into `out` (`embeddings` `[N, D]` f32, L2-normalised, in input order).
+pub fn encode_texts(
+    params: &TextEncoding,
+    out: &Path,
+    observer: &dyn Observer,
+) -> Result<Embeddings> {
+    if params.texts.is_empty() {
+        return Err(StudyError::Config("no texts to encode".into()).into());
+    }
+    let clip = params.clip.load()?;
+    let started = Instant::now();
+    let data = encode_text_list(
+        &clip,
+        &params.texts,
+        params.overflow,
+        params.batch_size,
+        observer,
+    )?;
+    let embeddings = Embeddings {
+        kind: Kind::Text,
+        dim: clip.dim(),
+        data,
+        ids: params.texts.clone(),
+        labels: None,
+        classes: Vec::new(),
+        key: String::new(),
+        info: params.clip.info(),
+    };
+    embeddings.save(out)?;
+    observer.status(&format!(
+        "wrote {} ({} texts x {} dims) in {:.2}s",
+        out.display(),
+        embeddings.len(),
+        embeddings.dim,
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(embeddings)
+}

@@ -1,0 +1,352 @@
+//! The evaluation stage: every protocol on an image embedding file, with the planned texts
+//! encoded once (cached in the output folder), written as `table.{md,csv,json}`,
+//! `texts.json`, `texts.safetensors` and `run.json`; and the reader of such a folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{AuxSpec, EvalSettings};
+use super::encode::ClipSpec;
+use super::error::StudyError;
+use crate::artifact::write_atomic;
+use crate::auxiliary::predictions::AuxPredictions;
+use crate::clip::{Clip, ClipFiles};
+use crate::embeddings::encode::cached_text_embeddings;
+use crate::embeddings::{Embeddings, Kind};
+use crate::error::Result;
+use crate::observe::Observer;
+use crate::prompts::{ClassSpec, PromptConfig, PromptConfigFile};
+use crate::zeroshot::catalogue::{catalogue, TextCatalogue};
+use crate::zeroshot::{
+    evaluate as evaluate_protocols, plan_texts, to_csv, to_json, to_markdown, AuxSource,
+    EvalReport, ImageSet, TextBank,
+};
+
+/// A checkpoint folder holding this file has random weights (softtext's fixtures); reports
+/// made with it say so prominently.
+pub const RANDOM_WEIGHTS_MARKER: &str = "RANDOM_WEIGHTS.md";
+
+/// Reads a prompt configuration file (TOML: classes, `[hard]` preset or templates,
+/// `[[relations]]`); errors name the file, line and column.
+pub fn read_prompt_file(path: &Path) -> Result<PromptConfigFile> {
+    let text = std::fs::read_to_string(path).map_err(|source| StudyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        StudyError::Config(format!(
+            "{}: {}",
+            path.display(),
+            crate::error::toml_error_line(&text, &e)
+        ))
+        .into()
+    })
+}
+
+/// The prompt configuration for a set of images: `file` with the images' classes when it
+/// names none; a file that names other classes is an error.
+pub fn prompt_config(mut file: PromptConfigFile, classes: &[String]) -> Result<PromptConfig> {
+    if file.classes.is_none() {
+        file.classes = Some(
+            classes
+                .iter()
+                .map(|c| ClassSpec {
+                    name: c.clone(),
+                    article: None,
+                })
+                .collect(),
+        );
+    }
+    let config = PromptConfig::try_from(file)?;
+    let names: Vec<&str> = config.classes().names().collect();
+    if names != classes.iter().map(String::as_str).collect::<Vec<_>>() {
+        return Err(StudyError::Input(format!(
+            "the prompt classes [{}] differ from the images' classes [{}]",
+            names.join(", "),
+            classes.join(", ")
+        ))
+        .into());
+    }
+    Ok(config)
+}
+
+/// The evaluation engine's auxiliary source for `spec` (`train` has none: its predictions
+/// are a file once trained).
+pub fn aux_source(spec: &AuxSpec) -> Result<AuxSource> {
+    Ok(match spec {
+        AuxSpec::SelfRanking => AuxSource::SelfRanking,
+        AuxSpec::Oracle => AuxSource::Oracle,
+        AuxSpec::File(path) => AuxSource::Predictions(AuxPredictions::read(path)?),
+        AuxSpec::Train => {
+            return Err(StudyError::Config(
+                "the `train` auxiliary source is a study stage; evaluate its predictions file"
+                    .into(),
+            )
+            .into())
+        }
+    })
+}
+
+/// Provenance of an evaluation (`run.json`), for the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The softtext that evaluated.
+    pub softtext_version: String,
+    /// The image embedding file evaluated.
+    pub images_file: String,
+    /// The image embedding file's metadata (model, data, split, dtype, device, ...).
+    pub images: BTreeMap<String, String>,
+    /// The checkpoint that encoded the texts.
+    pub clip: String,
+    /// Whether that checkpoint has random weights (a fixture).
+    pub random_weights: bool,
+    /// The auxiliary source, as the report names it.
+    pub aux: String,
+    /// The prompt configuration used, as TOML.
+    pub prompts_toml: String,
+    /// Stage name and seconds.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The image embedding file (from [`super::encode_images`]).
+    pub images: PathBuf,
+    /// The text encoder; `None`: the checkpoint named in the image file, with
+    /// [`Evaluation::text_device`] and [`Evaluation::text_precision`].
+    pub clip: Option<String>,
+    /// Where the text encoder runs.
+    pub text_device: crate::clip::DeviceKind,
+    /// The text encoder's dtype.
+    pub text_precision: crate::clip::Precision,
+    /// Where each image's top-k classes come from.
+    pub aux: AuxSpec,
+    /// Classes, hard templates, relations.
+    pub prompts: PromptConfigFile,
+    /// Protocols and statistics.
+    pub settings: EvalSettings,
+}
+
+impl Evaluation {
+    /// The paper's prompts and every protocol on `images`, with CLIP's own ranking as the
+    /// auxiliary source and the text encoder named in the image file, on the CPU.
+    pub fn new(images: impl Into<PathBuf>) -> Self {
+        Self {
+            images: images.into(),
+            clip: None,
+            text_device: crate::clip::DeviceKind::Cpu,
+            text_precision: crate::clip::Precision::F32,
+            aux: AuxSpec::SelfRanking,
+            prompts: PromptConfigFile::default(),
+            settings: EvalSettings::default(),
+        }
+    }
+}
+
+/// Everything an evaluation produced.
+pub struct EvalOutcome {
+    /// Every protocol row, with intervals and tests.
+    pub report: EvalReport,
+    /// The prompt configuration that ran.
+    pub config: PromptConfig,
+    /// The text embeddings the protocols used.
+    pub texts: Embeddings,
+    /// What `run.json` records.
+    pub run: RunInfo,
+    /// Every file written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Evaluates every protocol on the image embeddings; encodes the planned texts (cached in
+/// `out/texts.safetensors`) and writes `out/table.{md,csv,json}`, `out/texts.json` and
+/// `out/run.json`.
+pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Result<EvalOutcome> {
+    super::check_output_folder(out)?;
+    let started = Instant::now();
+    let images = Embeddings::load(&params.images)?;
+    if images.kind != Kind::Image {
+        return Err(StudyError::Input(format!(
+            "{}: holds text embeddings; --images needs the output of encode-images",
+            params.images.display()
+        ))
+        .into());
+    }
+    let labels: Vec<usize> = images
+        .labels
+        .as_ref()
+        .expect("image files have labels")
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
+    let config = prompt_config(params.prompts.clone(), &images.classes)?;
+    let eval_params = params.settings.params()?;
+    let aux = aux_source(&params.aux)?;
+    if let AuxSource::Predictions(predictions) = &aux {
+        // Fails on predictions made for other images before any text is encoded.
+        predictions.align(config.classes(), &images.ids)?;
+    }
+    let plan = plan_texts(&eval_params, &config, &aux)?;
+
+    let clip_spec = match (&params.clip, images.info.get("model")) {
+        (Some(spec), _) => spec.clone(),
+        (None, Some(model)) => model.clone(),
+        (None, None) => {
+            return Err(StudyError::Missing(
+                "--clip is needed: the image file does not name its model".into(),
+            )
+            .into())
+        }
+    };
+    let encoder = ClipSpec {
+        model: clip_spec.clone(),
+        device: params.text_device,
+        precision: params.text_precision,
+    };
+    let files = ClipFiles::resolve(&clip_spec)?;
+    let checkpoint_hash = files.content_hash()?;
+    if let Some(image_hash) = images.info.get("checkpoint_hash") {
+        if *image_hash != checkpoint_hash {
+            return Err(StudyError::Input(format!(
+                "{}: the images were encoded by another checkpoint than {clip_spec}; texts and images must come from the same CLIP",
+                params.images.display()
+            ))
+            .into());
+        }
+    }
+    let clip = Clip::load(&files, encoder.device, encoder.precision)?;
+    std::fs::create_dir_all(out).map_err(|source| StudyError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let text_started = Instant::now();
+    let (texts, cached) = cached_text_embeddings(
+        &clip,
+        &checkpoint_hash,
+        encoder.device,
+        plan.texts(),
+        params.settings.batch_size,
+        &out.join("texts.safetensors"),
+        observer,
+    )?;
+    observer.status(&format!(
+        "{} unique texts ({})",
+        texts.len(),
+        if cached { "cached" } else { "encoded" }
+    ));
+    let text_seconds = text_started.elapsed().as_secs_f64();
+    let eval_started = Instant::now();
+    let bank = TextBank::new(texts.ids.clone(), texts.data.clone(), texts.dim)?;
+    let image_set = ImageSet::new(&images.data, images.dim, &labels, &images.ids)?;
+    let report = evaluate_protocols(&eval_params, &config, &image_set, &aux, &bank)?;
+    let catalogue = catalogue(&config, &bank, &report);
+    let mut files = vec![out.join("texts.safetensors")];
+    let mut write = |name: &str, bytes: &[u8]| -> Result<()> {
+        let path = out.join(name);
+        write_atomic(&path, bytes)?;
+        files.push(path);
+        Ok(())
+    };
+    write(
+        "texts.json",
+        serde_json::to_string_pretty(&catalogue)
+            .expect("catalogue serialises")
+            .as_bytes(),
+    )?;
+    let run = RunInfo {
+        softtext_version: crate::VERSION.to_string(),
+        images_file: params.images.display().to_string(),
+        images: images.info.clone().into_iter().collect(),
+        clip: clip_spec.clone(),
+        random_weights: files_are_random(&clip.files),
+        aux: aux.name(),
+        prompts_toml: toml::to_string(&PromptConfigFile::from(&config)).unwrap_or_default(),
+        timings: vec![
+            ("text encoding".into(), text_seconds),
+            ("evaluation".into(), eval_started.elapsed().as_secs_f64()),
+        ],
+    };
+    write(
+        "run.json",
+        serde_json::to_string_pretty(&run)
+            .expect("run info serialises")
+            .as_bytes(),
+    )?;
+    write("table.md", to_markdown(&report).as_bytes())?;
+    write("table.csv", to_csv(&report).as_bytes())?;
+    write("table.json", to_json(&report).as_bytes())?;
+    observer.status(&format!(
+        "evaluated {} protocol rows on {} images in {:.2}s; wrote {}/table.{{md,csv,json}}",
+        report.rows.len(),
+        images.len(),
+        started.elapsed().as_secs_f64(),
+        out.display()
+    ));
+    Ok(EvalOutcome {
+        report,
+        config,
+        texts,
+        run,
+        files,
+    })
+}
+
+/// Whether a checkpoint folder is one of softtext's random-weight fixtures.
+pub fn files_are_random(files: &ClipFiles) -> bool {
+    files.dir.join(RANDOM_WEIGHTS_MARKER).exists()
+}
+
+/// An evaluation's output folder as the figure stages read it.
+pub struct EvalFolder {
+    /// `table.json`.
+    pub report: EvalReport,
+    /// `texts.json`.
+    pub catalogue: TextCatalogue,
+    /// `run.json`, when present and readable.
+    pub run: Option<RunInfo>,
+    /// A content hash of `table.json` and `texts.json`. The UMAP stage records it beside
+    /// each figure, and the report embeds only figures whose hash matches the evaluation it
+    /// reports, so a figure left by an earlier run is never shown as current.
+    pub fingerprint: String,
+}
+
+/// Reads an evaluation's output folder.
+pub fn read_eval(dir: &Path) -> Result<EvalFolder> {
+    let read = |name: &str| -> Result<String> {
+        let p = dir.join(name);
+        std::fs::read_to_string(&p).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StudyError::Missing(format!(
+                    "{}: not found; run `softtext eval --out {}` first",
+                    p.display(),
+                    dir.display()
+                ))
+                .into()
+            } else {
+                StudyError::Io { path: p, source: e }.into()
+            }
+        })
+    };
+    let (table, texts) = (read("table.json")?, read("texts.json")?);
+    let report: EvalReport = serde_json::from_str(&table).map_err(|e| {
+        StudyError::Input(format!("{}: {e}", dir.join("table.json").display()))
+    })?;
+    let catalogue: TextCatalogue = serde_json::from_str(&texts).map_err(|e| {
+        StudyError::Input(format!("{}: {e}", dir.join("texts.json").display()))
+    })?;
+    let run = std::fs::read_to_string(dir.join("run.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(table.as_bytes());
+    hasher.update(texts.as_bytes());
+    Ok(EvalFolder {
+        report,
+        catalogue,
+        run,
+        fingerprint: hasher.finalize().to_hex().to_string(),
+    })
+}
