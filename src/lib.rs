@@ -11,6 +11,7 @@ pub mod auxiliary;
 pub mod cli;
 pub mod clip;
 pub mod data;
+mod diagnostics;
 #[cfg(feature = "download")]
 pub mod download;
 pub mod embeddings;

@@ -3,6 +3,8 @@
 //! refusal of bad checkpoints.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{ModuleT, VarBuilder, VarMap};
@@ -12,6 +14,7 @@ use softtext::auxiliary::classifier::{
     predict, train, train_with, ModelKind, Schedule, TrainControl, TrainParams,
 };
 use softtext::data::{Dataset, Split};
+use softtext::observe::{Observer, Progress};
 
 fn fixture(limit: usize) -> Dataset {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cifar10-sample");
@@ -227,6 +230,32 @@ fn read_all(path: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Records what a training run reports: units done and progress messages.
+#[derive(Default)]
+struct CountingObserver {
+    units: AtomicU64,
+    messages: Mutex<Vec<String>>,
+}
+
+struct CountingProgress<'a>(&'a CountingObserver);
+
+impl Progress for CountingProgress<'_> {
+    fn advance(&self, units: u64) {
+        self.0.units.fetch_add(units, Ordering::Relaxed);
+    }
+
+    fn message(&self, message: &str) {
+        self.0.messages.lock().unwrap().push(message.to_string());
+    }
+}
+
+impl Observer for CountingObserver {
+    fn progress<'a>(&'a self, _total: u64, unit: &str) -> Box<dyn Progress + 'a> {
+        assert_eq!(unit, "images");
+        Box::new(CountingProgress(self))
+    }
+}
+
 #[test]
 fn resume_is_bit_identical_to_an_uninterrupted_run() {
     let data = fixture(48);
@@ -239,13 +268,21 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
     let straight = tempfile::tempdir().unwrap();
     train(&params, &data, None, straight.path(), &device, false).unwrap();
     let split = tempfile::tempdir().unwrap();
+    let observer = CountingObserver::default();
     let control = TrainControl {
         resume: false,
         stop_after: 1,
         after_epoch: &mut |_| Ok(()),
+        observer: &observer,
     };
     let first = train_with(&params, &data, None, split.path(), &device, control).unwrap();
     assert_eq!(first.epochs, 1);
+    // One epoch of 48 images in batches of 16, reported to the observer with its loss.
+    assert_eq!(observer.units.load(Ordering::Relaxed), 48);
+    let messages = observer.messages.lock().unwrap();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(messages[2].starts_with("epoch 1/3 loss "), "{messages:?}");
+    drop(messages);
     // Without resume an existing checkpoint is not overwritten.
     assert!(train(&params, &data, None, split.path(), &device, false).is_err());
     let rest = train(&params, &data, None, split.path(), &device, true).unwrap();

@@ -275,8 +275,9 @@ pub(crate) fn train_params(
                 if let Some(last) = log.last() {
                     status(epoch_line(last, params.epochs));
                 }
-                write_curve(out, log, &title)
+                Ok(write_curve(out, log, &title)?)
             },
+            observer: &super::Bars,
         },
     )?;
     if summary.start_epoch == summary.epochs {

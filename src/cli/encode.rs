@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::status;
-use crate::clip::{Clip, ClipFiles, DeviceKind, Overflow, Precision};
+use super::{status, Bars};
+use crate::clip::{Clip, ClipFiles, DeviceKind, LazyClip, Overflow, Precision};
 use crate::data::{DataSpec, Dataset, Split};
 use crate::embeddings::encode::{encode_dataset, encode_texts, image_cache_key};
 use crate::embeddings::{Embeddings, Kind};
@@ -29,7 +29,13 @@ pub struct ModelArgs {
 impl ModelArgs {
     fn load(&self) -> Result<Clip> {
         let files = ClipFiles::resolve(&self.clip)?;
-        Clip::load(&files, self.device, self.dtype)
+        Ok(Clip::load(&files, self.device, self.dtype)?)
+    }
+
+    /// The checkpoint, loaded only when something must be encoded.
+    fn lazy(&self) -> Result<LazyClip> {
+        let files = ClipFiles::resolve(&self.clip)?;
+        Ok(LazyClip::new(files, self.device, self.dtype))
     }
 
     fn info(&self) -> HashMap<String, String> {
@@ -78,7 +84,7 @@ pub fn run_texts(args: EncodeTextsArgs) -> Result<()> {
         Overflow::Error
     };
     let started = Instant::now();
-    let data = encode_texts(&clip, &texts, overflow, args.batch_size)?;
+    let data = encode_texts(&clip, &texts, overflow, args.batch_size, &Bars)?;
     let embeddings = Embeddings {
         kind: Kind::Text,
         dim: clip.dim(),
@@ -143,11 +149,14 @@ pub fn run_images(args: EncodeImagesArgs) -> Result<bool> {
     if let Some(limit) = args.limit {
         dataset.balanced_limit(limit);
     }
-    let clip = args.model.load()?;
-    let checkpoint_hash = clip.files.content_hash()?;
+    // The key needs the checkpoint's fingerprint and preprocessing, not its weights: an up
+    // to date file is found without loading the model.
+    let clip = args.model.lazy()?;
+    let checkpoint_hash = clip.fingerprint()?.to_string();
     let key = image_cache_key(
         &checkpoint_hash,
-        &clip,
+        clip.preprocess()?,
+        args.model.dtype,
         args.model.device,
         &dataset.manifest_hash(),
     );
@@ -172,7 +181,8 @@ pub fn run_images(args: EncodeImagesArgs) -> Result<bool> {
         args.model.dtype
     ));
     let encode_started = Instant::now();
-    let data = encode_dataset(&clip, &dataset, args.batch_size)?;
+    let clip = clip.get()?;
+    let data = encode_dataset(clip, &dataset, args.batch_size, &Bars)?;
     let encode_seconds = encode_started.elapsed().as_secs_f64();
     let mut info = args.model.info();
     info.insert("data".into(), args.data.to_string());

@@ -6,7 +6,7 @@ use clap::Args;
 use super::status;
 use crate::artifact::write_atomic;
 use crate::auxiliary::predictions::AuxPredictions;
-use crate::clip::{Clip, ClipFiles, DeviceKind, Precision};
+use crate::clip::{ClipFiles, DeviceKind, LazyClip, Precision};
 use crate::embeddings::encode::cached_text_embeddings;
 use crate::embeddings::{Embeddings, Kind};
 use crate::error::{Error, IoContext, Result};
@@ -250,7 +250,8 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
         }
     };
     let files = ClipFiles::resolve(&clip_spec)?;
-    let checkpoint_hash = files.content_hash()?;
+    let clip = LazyClip::new(files.clone(), args.device, args.dtype);
+    let checkpoint_hash = clip.fingerprint()?.to_string();
     if let Some(image_hash) = images.info.get("checkpoint_hash") {
         if *image_hash != checkpoint_hash {
             return Err(Error::invalid(format!(
@@ -259,16 +260,14 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
             )));
         }
     }
-    let clip = Clip::load(&files, args.device, args.dtype)?;
     std::fs::create_dir_all(&args.out).at(&args.out)?;
     let text_started = Instant::now();
     let (texts, cached) = cached_text_embeddings(
         &clip,
-        &checkpoint_hash,
-        args.device,
         plan.texts(),
         args.batch_size,
         &args.out.join("texts.safetensors"),
+        &super::Bars,
     )?;
     status(format!(
         "{} unique texts ({})",

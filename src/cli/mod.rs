@@ -84,6 +84,37 @@ pub(crate) fn status(message: impl AsRef<str>) {
     }
 }
 
+/// The CLI's [`Observer`](crate::observe::Observer): library progress drawn as terminal
+/// bars ([`crate::progress::bar`], hidden unless a person is watching), status reports
+/// through [`status`].
+pub(crate) struct Bars;
+
+struct Bar(indicatif::ProgressBar);
+
+impl crate::observe::Progress for Bar {
+    fn advance(&self, units: u64) {
+        self.0.inc(units);
+    }
+
+    fn message(&self, message: &str) {
+        self.0.set_message(message.to_string());
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl crate::observe::Observer for Bars {
+    fn status(&self, message: &str) {
+        status(message);
+    }
+
+    fn progress<'a>(&'a self, total: u64, unit: &str) -> Box<dyn crate::observe::Progress + 'a> {
+        Box::new(Bar(crate::progress::bar(total, unit)))
+    }
+}
+
 /// For `--limit`-style counts: 0 would silently mean "no images" (or, before, "all").
 pub(crate) fn at_least_one(text: &str) -> std::result::Result<usize, String> {
     match text.parse::<usize>() {

@@ -520,7 +520,8 @@ impl Pipeline {
             serde_json::to_string_pretty(&self.manifest)
                 .expect("manifest serialises")
                 .as_bytes(),
-        )
+        )?;
+        Ok(())
     }
 }
 
