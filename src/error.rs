@@ -62,3 +62,42 @@ impl Error {
         Error::Invalid(message.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn module_errors_keep_their_message_and_io_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("config.json");
+        let clip = crate::clip::ClipConfig::from_file(&missing).unwrap_err();
+        let message = clip.to_string();
+        assert!(
+            message.starts_with(&missing.display().to_string()),
+            "{message}"
+        );
+        let error = Error::from(clip);
+        assert!(matches!(error, Error::Clip(crate::clip::ClipError::Io(_))));
+        assert_eq!(error.to_string(), message);
+        // Transparent wrapping forwards to the file error's source: the io::Error.
+        let source = error.source().expect("a source");
+        assert!(
+            source.downcast_ref::<std::io::Error>().is_some(),
+            "{source:?}"
+        );
+    }
+
+    #[test]
+    fn wrapped_module_errors_render_as_before() {
+        let data: crate::data::DataError = "x".parse::<crate::data::DataSpec>().unwrap_err();
+        let embeddings = crate::embeddings::EmbeddingsError::from(data);
+        let text = embeddings.to_string();
+        assert!(
+            text.starts_with("--data \"x\": expected KIND:PATH"),
+            "{text}"
+        );
+        assert_eq!(Error::from(embeddings).to_string(), text);
+    }
+}

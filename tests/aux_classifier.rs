@@ -11,7 +11,8 @@ use candle_nn::{ModuleT, VarBuilder, VarMap};
 use softtext::auxiliary::classifier::augment::Augment;
 use softtext::auxiliary::classifier::checkpoint::Checkpoint;
 use softtext::auxiliary::classifier::{
-    predict, train, train_with, ModelKind, Schedule, TrainControl, TrainParams,
+    predict, train, train_with, ClassifierError, ModelKind, Schedule, TrainControl, TrainParam,
+    TrainParams,
 };
 use softtext::data::{Dataset, Split};
 use softtext::observe::{Observer, Progress};
@@ -448,4 +449,115 @@ fn predict_writes_top_k_and_bad_checkpoints_are_refused() {
         &rewrite("", "", format),
         "not a softtext classifier checkpoint",
     );
+}
+
+#[test]
+fn parameter_errors_name_the_field() {
+    let cases: Vec<(TrainParams, TrainParam, &str)> = vec![
+        (
+            TrainParams {
+                epochs: 0,
+                ..small_params(1)
+            },
+            TrainParam::Epochs,
+            "epochs must be at least 1",
+        ),
+        (
+            TrainParams {
+                batch_size: 1,
+                ..small_params(1)
+            },
+            TrainParam::BatchSize,
+            "batch size must be at least 2, is 1",
+        ),
+        (
+            TrainParams {
+                eval_batch_size: 0,
+                ..small_params(1)
+            },
+            TrainParam::EvalBatchSize,
+            "evaluation batch size must be at least 1",
+        ),
+        (
+            TrainParams {
+                width_divisor: 0,
+                ..small_params(1)
+            },
+            TrainParam::WidthDivisor,
+            "width divisor must be at least 1",
+        ),
+        (
+            TrainParams {
+                limit_train: Some(1),
+                ..small_params(1)
+            },
+            TrainParam::LimitTrain,
+            "limit-train must keep at least 2 images",
+        ),
+        (
+            TrainParams {
+                limit_test: Some(0),
+                ..small_params(1)
+            },
+            TrainParam::LimitTest,
+            "limit-test must keep at least 1 image",
+        ),
+        (
+            TrainParams {
+                schedule: Schedule::Step {
+                    every: 0,
+                    gamma: 0.5,
+                },
+                ..small_params(1)
+            },
+            TrainParam::Schedule,
+            "step schedule needs every > 0 and a finite gamma > 0, got every 0, gamma 0.5",
+        ),
+        (
+            TrainParams {
+                lr: -1.0,
+                ..small_params(1)
+            },
+            TrainParam::Lr,
+            "learning rate must be finite and >= 0, is -1",
+        ),
+        (
+            TrainParams {
+                momentum: 1.0,
+                ..small_params(1)
+            },
+            TrainParam::Momentum,
+            "momentum must be in [0, 1), is 1",
+        ),
+        (
+            TrainParams {
+                weight_decay: f64::NAN,
+                ..small_params(1)
+            },
+            TrainParam::WeightDecay,
+            "weight decay must be finite and >= 0, is NaN",
+        ),
+        (
+            TrainParams {
+                nesterov: true,
+                momentum: 0.0,
+                ..small_params(1)
+            },
+            TrainParam::Nesterov,
+            "Nesterov momentum needs momentum > 0",
+        ),
+    ];
+    for (params, param, message) in cases {
+        let err = params.check().unwrap_err();
+        assert!(
+            matches!(&err, ClassifierError::InvalidParam { param: p, .. } if *p == param),
+            "{err:?}"
+        );
+        assert_eq!(err.param(), Some(param));
+        assert_eq!(err.to_string(), message);
+        // The name is the field's, as in a TOML [auxiliary.train] table.
+        let json = serde_json::to_value(TrainParams::default()).unwrap();
+        assert!(json.get(param.name()).is_some(), "{}", param.name());
+    }
+    assert!(small_params(1).check().is_ok());
 }
