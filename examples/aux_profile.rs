@@ -6,7 +6,8 @@ use candle_nn::{ModuleT, Optimizer};
 use rand::SeedableRng;
 use softtext::auxiliary::classifier::{init_model, ModelKind, Sgd, SgdConfig};
 
-fn main() -> softtext::Result<()> {
+// Library and candle errors both end the run.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kind: ModelKind = std::env::args().nth(1).unwrap_or("fast".into()).parse()?;
     let div: usize = std::env::args()
         .nth(2)

@@ -1,12 +1,48 @@
-//! Writing outputs so that an interrupted run never leaves a corrupt file behind: write to a
-//! temporary file in the destination folder, flush it to disk, then rename over the target.
+//! Files on disk, shared by every module: the error of a failed read or write
+//! ([`FileError`], which each module's error type wraps), writing outputs so that an
+//! interrupted run never leaves a corrupt file behind (write to a temporary file in the
+//! destination folder, flush it to disk, then rename over the target), and the content keys
+//! that name cached artifacts. A leaf module: it uses no other part of the crate.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::error::{IoContext, Result};
+/// A file could not be read or written: the path, and the operating system's error as the
+/// `source()`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct FileError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
 
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+impl FileError {
+    pub fn new(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Self {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// The operating system's error kind (e.g. `NotFound`).
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.source.kind()
+    }
+}
+
+/// Attach a path to I/O errors.
+pub trait IoContext<T> {
+    fn at(self, path: impl AsRef<Path>) -> Result<T, FileError>;
+}
+
+impl<T> IoContext<T> for std::result::Result<T, std::io::Error> {
+    fn at(self, path: impl AsRef<Path>) -> Result<T, FileError> {
+        self.map_err(|e| FileError::new(path, e))
+    }
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     replace_file_with(path, |w| w.write_all(bytes)).at(path)
 }
 
@@ -14,8 +50,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
-) -> Result<()> {
+) -> Result<(), FileError> {
     replace_file_with(path, fill).at(path)
+}
+
+/// The content key of a cached artifact: BLAKE3 (hex) over `tag` and each part, every one
+/// length-prefixed so that no two different part lists hash the same bytes. Callers pass
+/// serialised values (`serde_json::to_string` of each input), never `Debug` output, so a
+/// key changes only when an input does.
+pub fn content_key<S: AsRef<str>>(tag: &str, parts: &[S]) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in std::iter::once(tag).chain(parts.iter().map(AsRef::as_ref)) {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().to_hex().to_string()
 }
 
 /// The one file-replacing routine behind every output of softtext (each module wraps the
@@ -95,5 +144,33 @@ mod tests {
         std::fs::write(&plain, b"{}").unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&ours), mode(&plain));
+    }
+
+    #[test]
+    fn file_errors_name_the_path_and_keep_the_io_error_as_source() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("absent.txt");
+        let err = std::fs::read(&missing).at(&missing).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        let io = std::fs::read(&missing).unwrap_err();
+        assert_eq!(err.to_string(), format!("{}: {io}", missing.display()));
+        let source = err.source().expect("io::Error as source");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+    }
+
+    #[test]
+    fn content_keys_separate_their_parts() {
+        let key = |tag: &str, parts: &[&str]| {
+            content_key(
+                tag,
+                &parts.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(key("t", &["ab", "c"]), key("t", &["ab", "c"]));
+        assert_ne!(key("t", &["ab", "c"]), key("t", &["a", "bc"]));
+        assert_ne!(key("t", &["a"]), key("u", &["a"]));
+        assert_ne!(key("t", &["", "a"]), key("t", &["a", ""]));
+        assert_eq!(key("t", &[]).len(), 64);
     }
 }

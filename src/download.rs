@@ -14,8 +14,48 @@ use std::time::Duration;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
+use crate::artifact::{FileError, IoContext};
 use crate::clip::checkpoint::{repo_folder, ClipFiles, PREPROCESSOR, REQUIRED};
-use crate::error::{Error, IoContext, Result};
+use crate::clip::ClipError;
+
+/// What can go wrong fetching a file or a checkpoint.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DownloadError {
+    /// A local file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] FileError),
+    /// The server does not have it, or will not give it without credentials; the message
+    /// says what to do.
+    #[error("{0}")]
+    Missing(String),
+    /// The server's answer was not what a download needs (status, headers, redirects).
+    #[error("{url}: {message}")]
+    Http { url: String, message: String },
+    /// The connection kept dropping; what arrived is kept in `part` for the next run.
+    #[error("{url}: gave up after {attempts} attempts ({last_error}); rerun to resume from {}", part.display())]
+    GaveUp {
+        url: String,
+        attempts: usize,
+        last_error: String,
+        part: PathBuf,
+    },
+    /// The download failed a check (size, MD5, SHA-256) and was deleted.
+    #[error("{url}: {message}; the download was deleted, rerun to fetch it again")]
+    Rejected { url: String, message: String },
+    /// The checkpoint could not be resolved locally.
+    #[error(transparent)]
+    Clip(#[from] ClipError),
+}
+
+type Result<T, E = DownloadError> = std::result::Result<T, E>;
+
+fn http(url: impl Into<String>, message: impl Into<String>) -> DownloadError {
+    DownloadError::Http {
+        url: url.into(),
+        message: message.into(),
+    }
+}
 
 /// The official CIFAR-10 binary release and its published MD5.
 pub const CIFAR10_BINARY_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
@@ -127,9 +167,9 @@ pub fn fetch_expected(url: &str, dest: &Path, expected: Expected<'_>) -> Result<
                 last_error.clear();
                 break;
             }
-            404 => return Err(Error::Missing(format!("{url}: 404 not found"))),
+            404 => return Err(DownloadError::Missing(format!("{url}: 404 not found"))),
             other => {
-                return Err(Error::invalid(format!("{url}: HTTP status {other}")));
+                return Err(http(url, format!("HTTP status {other}")));
             }
         };
         let mut file = OpenOptions::new()
@@ -154,16 +194,19 @@ pub fn fetch_expected(url: &str, dest: &Path, expected: Expected<'_>) -> Result<
         }
     }
     if !last_error.is_empty() {
-        return Err(Error::invalid(format!(
-            "{url}: gave up after {ATTEMPTS} attempts ({last_error}); rerun to resume from {}",
-            part.display()
-        )));
+        return Err(DownloadError::GaveUp {
+            url: url.to_string(),
+            attempts: ATTEMPTS,
+            last_error,
+            part,
+        });
     }
     let reject = |what: String| -> Result<()> {
         std::fs::remove_file(&part).at(&part)?;
-        Err(Error::invalid(format!(
-            "{url}: {what}; the download was deleted, rerun to fetch it again"
-        )))
+        Err(DownloadError::Rejected {
+            url: url.to_string(),
+            message: what,
+        })
     };
     if let Some(size) = expected.size {
         let got = std::fs::metadata(&part).at(&part)?.len();
@@ -263,7 +306,7 @@ pub fn fetch_hub_checkpoint(
     std::fs::create_dir_all(&refs).at(&refs)?;
     crate::artifact::write_atomic(&refs.join(revision), commit.as_bytes())?;
     ClipFiles::in_dir(repo_id, &repo.join("snapshots").join(&commit)).map_err(|missing| {
-        Error::Missing(format!(
+        DownloadError::Missing(format!(
             "{repo_id}: still missing {} after download",
             missing.join(", ")
         ))
@@ -290,7 +333,7 @@ fn file_metadata(
     for _ in 0..5 {
         let head = with_token(agent.head(&current))
             .call()
-            .map_err(|e| Error::invalid(format!("{current}: {e}")))?;
+            .map_err(|e| http(&current, e.to_string()))?;
         let header = |name: &str| {
             head.headers()
                 .get(name)
@@ -301,9 +344,8 @@ fn file_metadata(
         match status {
             200 => {}
             301 | 302 | 303 | 307 | 308 if header("x-repo-commit").is_none() => {
-                let location = header("location").ok_or_else(|| {
-                    Error::invalid(format!("{current}: HTTP {status} without a Location"))
-                })?;
+                let location = header("location")
+                    .ok_or_else(|| http(&current, format!("HTTP {status} without a Location")))?;
                 current = if location.starts_with('/') {
                     format!("{endpoint}{location}")
                 } else {
@@ -314,29 +356,28 @@ fn file_metadata(
             301 | 302 | 303 | 307 | 308 => {}
             404 if !required => return Ok(None),
             404 => {
-                return Err(Error::Missing(format!(
+                return Err(DownloadError::Missing(format!(
                     "{url}: 404 not found (the repo has no such file at that revision)"
                 )))
             }
             401 | 403 => {
-                return Err(Error::Missing(format!(
+                return Err(DownloadError::Missing(format!(
                     "{url}: access denied (set HF_TOKEN for gated or private repos)"
                 )))
             }
-            other => return Err(Error::invalid(format!("{url}: HTTP status {other}"))),
+            other => return Err(http(url, format!("HTTP status {other}"))),
         }
-        let commit = header("x-repo-commit").ok_or_else(|| {
-            Error::invalid(format!("{url}: the server sent no X-Repo-Commit header"))
-        })?;
+        let commit = header("x-repo-commit")
+            .ok_or_else(|| http(url, "the server sent no X-Repo-Commit header"))?;
         let etag = header("x-linked-etag")
             .or_else(|| header("etag"))
-            .ok_or_else(|| Error::invalid(format!("{url}: the server sent no ETag")))?;
+            .ok_or_else(|| http(url, "the server sent no ETag"))?;
         let size = header("x-linked-size")
             .or_else(|| (status == 200).then(|| header("content-length")).flatten())
             .and_then(|v| v.parse().ok());
         return Ok(Some(FileMetadata { commit, etag, size }));
     }
-    Err(Error::invalid(format!("{url}: more than 5 redirects")))
+    Err(http(url, "more than 5 redirects"))
 }
 
 #[cfg(unix)]
@@ -345,12 +386,12 @@ fn link_or_copy(blob: &Path, link: &Path) -> Result<()> {
     let target = Path::new("../..")
         .join("blobs")
         .join(blob.file_name().expect("blob name"));
-    std::os::unix::fs::symlink(&target, link).at(link)
+    Ok(std::os::unix::fs::symlink(&target, link).at(link)?)
 }
 
 #[cfg(not(unix))]
 fn link_or_copy(blob: &Path, link: &Path) -> Result<()> {
-    std::fs::copy(blob, link).map(|_| ()).at(link)
+    Ok(std::fs::copy(blob, link).map(|_| ()).at(link)?)
 }
 
 /// Resolves `spec` locally, and when it is a repo id that is not cached, fetches it into the
@@ -358,13 +399,13 @@ fn link_or_copy(blob: &Path, link: &Path) -> Result<()> {
 pub fn resolve_or_fetch(spec: &str, offline: bool) -> Result<ClipFiles> {
     match ClipFiles::resolve(spec) {
         Ok(files) => Ok(files),
-        Err(e) if offline || !crate::clip::checkpoint::looks_like_repo_id(spec) => Err(e),
+        Err(e) if offline || !crate::clip::checkpoint::looks_like_repo_id(spec) => Err(e.into()),
         Err(_) => {
             let cache = crate::clip::checkpoint::hub_caches()
                 .into_iter()
                 .next()
                 .ok_or_else(|| {
-                    Error::Missing("no Hugging Face cache folder: set HF_HOME".into())
+                    DownloadError::Missing("no Hugging Face cache folder: set HF_HOME".into())
                 })?;
             fetch_hub_checkpoint(&hub_endpoint(), spec, "main", &cache)
         }

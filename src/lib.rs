@@ -83,6 +83,7 @@ pub mod artifact;
 pub mod auxiliary;
 pub mod clip;
 pub mod data;
+mod diagnostics;
 #[cfg(feature = "download")]
 pub mod download;
 pub mod embeddings;

@@ -3,15 +3,19 @@
 //! refusal of bad checkpoints.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{ModuleT, VarBuilder, VarMap};
 use softtext::auxiliary::classifier::augment::Augment;
 use softtext::auxiliary::classifier::checkpoint::Checkpoint;
 use softtext::auxiliary::classifier::{
-    predict, train, train_with, ModelKind, Schedule, TrainControl, TrainParams,
+    predict, train, train_with, ClassifierError, ModelKind, Schedule, TrainControl, TrainParam,
+    TrainParams,
 };
 use softtext::data::{Dataset, Split};
+use softtext::observe::{Observer, Progress};
 
 fn fixture(limit: usize) -> Dataset {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cifar10-sample");
@@ -227,6 +231,32 @@ fn read_all(path: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Records what a training run reports: units done and progress messages.
+#[derive(Default)]
+struct CountingObserver {
+    units: AtomicU64,
+    messages: Mutex<Vec<String>>,
+}
+
+struct CountingProgress<'a>(&'a CountingObserver);
+
+impl Progress for CountingProgress<'_> {
+    fn advance(&self, units: u64) {
+        self.0.units.fetch_add(units, Ordering::Relaxed);
+    }
+
+    fn message(&self, message: &str) {
+        self.0.messages.lock().unwrap().push(message.to_string());
+    }
+}
+
+impl Observer for CountingObserver {
+    fn progress<'a>(&'a self, _total: u64, unit: &str) -> Box<dyn Progress + 'a> {
+        assert_eq!(unit, "images");
+        Box::new(CountingProgress(self))
+    }
+}
+
 #[test]
 fn resume_is_bit_identical_to_an_uninterrupted_run() {
     let data = fixture(48);
@@ -239,13 +269,21 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
     let straight = tempfile::tempdir().unwrap();
     train(&params, &data, None, straight.path(), &device, false).unwrap();
     let split = tempfile::tempdir().unwrap();
+    let observer = CountingObserver::default();
     let control = TrainControl {
         resume: false,
         stop_after: 1,
         after_epoch: &mut |_| Ok(()),
+        observer: &observer,
     };
     let first = train_with(&params, &data, None, split.path(), &device, control).unwrap();
     assert_eq!(first.epochs, 1);
+    // One epoch of 48 images in batches of 16, reported to the observer with its loss.
+    assert_eq!(observer.units.load(Ordering::Relaxed), 48);
+    let messages = observer.messages.lock().unwrap();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(messages[2].starts_with("epoch 1/3 loss "), "{messages:?}");
+    drop(messages);
     // Without resume an existing checkpoint is not overwritten.
     assert!(train(&params, &data, None, split.path(), &device, false).is_err());
     let rest = train(&params, &data, None, split.path(), &device, true).unwrap();
@@ -411,4 +449,115 @@ fn predict_writes_top_k_and_bad_checkpoints_are_refused() {
         &rewrite("", "", format),
         "not a softtext classifier checkpoint",
     );
+}
+
+#[test]
+fn parameter_errors_name_the_field() {
+    let cases: Vec<(TrainParams, TrainParam, &str)> = vec![
+        (
+            TrainParams {
+                epochs: 0,
+                ..small_params(1)
+            },
+            TrainParam::Epochs,
+            "epochs must be at least 1",
+        ),
+        (
+            TrainParams {
+                batch_size: 1,
+                ..small_params(1)
+            },
+            TrainParam::BatchSize,
+            "batch size must be at least 2, is 1",
+        ),
+        (
+            TrainParams {
+                eval_batch_size: 0,
+                ..small_params(1)
+            },
+            TrainParam::EvalBatchSize,
+            "evaluation batch size must be at least 1",
+        ),
+        (
+            TrainParams {
+                width_divisor: 0,
+                ..small_params(1)
+            },
+            TrainParam::WidthDivisor,
+            "width divisor must be at least 1",
+        ),
+        (
+            TrainParams {
+                limit_train: Some(1),
+                ..small_params(1)
+            },
+            TrainParam::LimitTrain,
+            "limit-train must keep at least 2 images",
+        ),
+        (
+            TrainParams {
+                limit_test: Some(0),
+                ..small_params(1)
+            },
+            TrainParam::LimitTest,
+            "limit-test must keep at least 1 image",
+        ),
+        (
+            TrainParams {
+                schedule: Schedule::Step {
+                    every: 0,
+                    gamma: 0.5,
+                },
+                ..small_params(1)
+            },
+            TrainParam::Schedule,
+            "step schedule needs every > 0 and a finite gamma > 0, got every 0, gamma 0.5",
+        ),
+        (
+            TrainParams {
+                lr: -1.0,
+                ..small_params(1)
+            },
+            TrainParam::Lr,
+            "learning rate must be finite and >= 0, is -1",
+        ),
+        (
+            TrainParams {
+                momentum: 1.0,
+                ..small_params(1)
+            },
+            TrainParam::Momentum,
+            "momentum must be in [0, 1), is 1",
+        ),
+        (
+            TrainParams {
+                weight_decay: f64::NAN,
+                ..small_params(1)
+            },
+            TrainParam::WeightDecay,
+            "weight decay must be finite and >= 0, is NaN",
+        ),
+        (
+            TrainParams {
+                nesterov: true,
+                momentum: 0.0,
+                ..small_params(1)
+            },
+            TrainParam::Nesterov,
+            "Nesterov momentum needs momentum > 0",
+        ),
+    ];
+    for (params, param, message) in cases {
+        let err = params.check().unwrap_err();
+        assert!(
+            matches!(&err, ClassifierError::InvalidParam { param: p, .. } if *p == param),
+            "{err:?}"
+        );
+        assert_eq!(err.param(), Some(param));
+        assert_eq!(err.to_string(), message);
+        // The name is the field's, as in a TOML [auxiliary.train] table.
+        let json = serde_json::to_value(TrainParams::default()).unwrap();
+        assert!(json.get(param.name()).is_some(), "{}", param.name());
+    }
+    assert!(small_params(1).check().is_ok());
 }

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use softtext::data::{DataSpec, Dataset, ImageSource, Split, CIFAR10_CLASSES};
+use softtext::data::{DataError, DataSpec, Dataset, ImageSource, Split, CIFAR10_CLASSES};
 
 fn sample_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/cifar10-sample")
@@ -26,7 +26,7 @@ fn tar_of(dir: &Path, out: &Path, gzip: bool) {
     builder.into_inner().unwrap().flush().unwrap();
 }
 
-fn load(spec: &str, split: Split) -> softtext::Result<Dataset> {
+fn load(spec: &str, split: Split) -> Result<Dataset, DataError> {
     Dataset::load(&spec.parse::<DataSpec>().unwrap(), split, None)
 }
 
@@ -271,4 +271,27 @@ fn cifar_binary_errors_name_file_and_record() {
         Split::Test,
     );
     assert!(e.contains("nope.tar.gz: not found"), "{e}");
+}
+
+#[test]
+fn errors_say_whether_data_is_missing_or_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let absent = format!("folder:{}", dir.path().join("absent").display());
+    assert!(matches!(
+        load(&absent, Split::Test),
+        Err(DataError::Missing(_))
+    ));
+    std::fs::create_dir_all(dir.path().join("train/cat")).unwrap();
+    std::fs::write(dir.path().join("train/cat/a.png"), b"x").unwrap();
+    let no_test = format!("folder:{}", dir.path().display());
+    assert!(matches!(
+        load(&no_test, Split::Test),
+        Err(DataError::Invalid(_))
+    ));
+    // The crate error renders a module error exactly as the module does.
+    let e = load(&no_test, Split::Test).unwrap_err();
+    let message = e.to_string();
+    assert_eq!(softtext::Error::from(e).to_string(), message);
+    let bad_spec = "nope:x".parse::<DataSpec>().unwrap_err();
+    assert!(matches!(bad_spec, DataError::Invalid(_)), "{bad_spec:?}");
 }

@@ -322,7 +322,7 @@ fn every_shipped_config_parses() {
     for entry in std::fs::read_dir(root().join("configs")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let config = softtext::cli::reproduce::StudyConfig::from_file(&path)
+            let config = softtext::study::StudyConfig::from_file(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             names.push(config.name);
         }

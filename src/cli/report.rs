@@ -17,7 +17,7 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
     /// The soft protocol whose per-class accuracies are charted beside `hard`: pair, all,
     /// vocab, or one row of the parameterised ones, e.g. blend-all(0.5), topk-mean(2).
-    #[arg(long, default_value_t = ReportProtocol::default())]
+    #[arg(long, default_value_t = ReportProtocol::default().label())]
     pub protocol: String,
     /// Extra stage timings to show, as NAME=SECONDS (repeatable; `reproduce` passes its own).
     #[arg(long, value_name = "NAME=SECONDS")]

@@ -7,7 +7,10 @@
 use serde::Deserialize;
 use std::path::Path;
 
-use crate::error::{Error, IoContext, Result};
+use super::ClipError;
+use crate::artifact::IoContext;
+
+type Result<T, E = ClipError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Activation {
@@ -77,7 +80,7 @@ impl ClipConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).at(path)?;
         let config: ClipConfig = serde_json::from_str(&text).map_err(|e| {
-            Error::checkpoint(
+            ClipError::checkpoint(
                 path,
                 format!("not a CLIP config.json (line {}): {e}", e.line()),
             )
@@ -106,7 +109,7 @@ impl ClipConfig {
         ];
         for (field, remainder, divisor) in checks {
             if divisor == 0 || remainder != 0 {
-                return Err(Error::checkpoint(
+                return Err(ClipError::checkpoint(
                     path,
                     format!("{field} must be 0 with a non-zero divisor"),
                 ));

@@ -3,25 +3,30 @@
 
 pub mod checkpoint;
 pub mod config;
+mod error;
 pub mod model;
 pub mod preprocess;
 pub mod tokenizer;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::error::{Error, Result};
 pub use checkpoint::ClipFiles;
 pub use config::ClipConfig;
+pub use error::ClipError;
 pub use model::ClipModel;
 pub use preprocess::{Preprocess, RgbImage};
 pub use tokenizer::{ClipTokenizer, Overflow};
 
+type Result<T, E = ClipError> = std::result::Result<T, E>;
+
 /// Where the encoders run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DeviceKind {
     #[default]
     Cpu,
@@ -29,12 +34,12 @@ pub enum DeviceKind {
 }
 
 impl FromStr for DeviceKind {
-    type Err = Error;
+    type Err = ClipError;
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "cpu" => Ok(Self::Cpu),
             "cuda" | "gpu" => Ok(Self::Cuda),
-            other => Err(Error::invalid(format!(
+            other => Err(ClipError::invalid(format!(
                 "unknown device {other:?} (use cpu or cuda)"
             ))),
         }
@@ -56,13 +61,13 @@ impl DeviceKind {
             Self::Cpu => Ok(Device::Cpu),
             Self::Cuda if candle_core::utils::cuda_is_available() => {
                 Device::new_cuda(0).map_err(|e| {
-                    Error::Missing(format!(
+                    ClipError::Missing(format!(
                         "device cuda: no usable GPU ({}); check that `nvidia-smi` lists one, or use the cpu device",
-                        crate::error::without_backtrace(e)
+                        crate::diagnostics::without_backtrace(e)
                     ))
                 })
             }
-            Self::Cuda => Err(Error::Missing(
+            Self::Cuda => Err(ClipError::Missing(
                 "device cuda: this softtext was built without CUDA; rebuild with `--features cuda` (README \"GPU\") or use the cpu device"
                     .into(),
             )),
@@ -71,7 +76,8 @@ impl DeviceKind {
 }
 
 /// Storage and compute dtype of the encoders' weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     #[default]
     F32,
@@ -90,13 +96,13 @@ impl Precision {
 }
 
 impl FromStr for Precision {
-    type Err = Error;
+    type Err = ClipError;
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "f32" => Ok(Self::F32),
             "f16" => Ok(Self::F16),
             "bf16" => Ok(Self::Bf16),
-            other => Err(Error::invalid(format!(
+            other => Err(ClipError::invalid(format!(
                 "unknown dtype {other:?} (use f32, f16 or bf16)"
             ))),
         }
@@ -127,20 +133,7 @@ impl Clip {
     pub fn load(files: &ClipFiles, device: DeviceKind, precision: Precision) -> Result<Self> {
         let config = ClipConfig::from_file(&files.config)?;
         let tokenizer = ClipTokenizer::from_file(&files.tokenizer)?;
-        let preprocess = match &files.preprocessor {
-            Some(path) => Preprocess::from_file(path, config.vision_config.image_size)?,
-            None => Preprocess::openai(config.vision_config.image_size),
-        };
-        let image_size = config.vision_config.image_size;
-        if (preprocess.crop_height, preprocess.crop_width) != (image_size, image_size) {
-            return Err(Error::checkpoint(
-                files.preprocessor.as_deref().unwrap_or(&files.config),
-                format!(
-                    "crop_size {}x{} does not match vision_config.image_size {image_size}",
-                    preprocess.crop_height, preprocess.crop_width
-                ),
-            ));
-        }
+        let preprocess = Preprocess::for_image_size(files, config.vision_config.image_size)?;
         let device = device.device()?;
         // SAFETY: the weights file is memory-mapped read-only; softtext never writes to a
         // checkpoint while it is loaded, and the error on a concurrently truncated file is the
@@ -149,11 +142,11 @@ impl Clip {
             VarBuilder::from_mmaped_safetensors(&[&files.weights], precision.dtype(), &device)
         }
         .map_err(|e| {
-            let e = crate::error::without_backtrace(e);
-            Error::checkpoint(&files.weights, format!("cannot read: {e}"))
+            let e = crate::diagnostics::without_backtrace(e);
+            ClipError::checkpoint(&files.weights, format!("cannot read: {e}"))
         })?;
         let model = ClipModel::new(vb, &config)
-            .map_err(|e| Error::checkpoint(&files.weights, describe_load_error(e)))?;
+            .map_err(|e| ClipError::checkpoint(&files.weights, describe_load_error(e)))?;
         Ok(Self {
             files: files.clone(),
             model,
@@ -189,9 +182,92 @@ impl Clip {
     }
 }
 
+/// A checkpoint whose cache key and preprocessing are known without reading its weights,
+/// and which loads the model only when something must be encoded. A rerun whose outputs are
+/// all cached therefore never loads (or, after the first run, even hashes) the weights.
+pub struct LazyClip {
+    files: ClipFiles,
+    device: DeviceKind,
+    precision: Precision,
+    fingerprint: OnceLock<String>,
+    preprocess: OnceLock<Preprocess>,
+    clip: OnceLock<Clip>,
+}
+
+impl fmt::Debug for LazyClip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazyClip")
+            .field("files", &self.files)
+            .field("device", &self.device)
+            .field("precision", &self.precision)
+            .field("loaded", &self.is_loaded())
+            .finish()
+    }
+}
+
+impl LazyClip {
+    pub fn new(files: ClipFiles, device: DeviceKind, precision: Precision) -> Self {
+        Self {
+            files,
+            device,
+            precision,
+            fingerprint: OnceLock::new(),
+            preprocess: OnceLock::new(),
+            clip: OnceLock::new(),
+        }
+    }
+
+    pub fn files(&self) -> &ClipFiles {
+        &self.files
+    }
+
+    pub fn device(&self) -> DeviceKind {
+        self.device
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// [`ClipFiles::fingerprint`], computed on the first call only.
+    pub fn fingerprint(&self) -> Result<&str> {
+        if let Some(done) = self.fingerprint.get() {
+            return Ok(done);
+        }
+        let computed = self.files.fingerprint()?;
+        Ok(self.fingerprint.get_or_init(|| computed))
+    }
+
+    /// The checkpoint's preprocessing, read from its small JSON files (not the weights).
+    pub fn preprocess(&self) -> Result<&Preprocess> {
+        if let Some(clip) = self.clip.get() {
+            return Ok(&clip.preprocess);
+        }
+        if let Some(done) = self.preprocess.get() {
+            return Ok(done);
+        }
+        let read = Preprocess::for_checkpoint(&self.files)?;
+        Ok(self.preprocess.get_or_init(|| read))
+    }
+
+    /// The loaded model, loading it on the first call.
+    pub fn get(&self) -> Result<&Clip> {
+        if let Some(clip) = self.clip.get() {
+            return Ok(clip);
+        }
+        let loaded = Clip::load(&self.files, self.device, self.precision)?;
+        Ok(self.clip.get_or_init(|| loaded))
+    }
+
+    /// Whether [`LazyClip::get`] has loaded the model.
+    pub fn is_loaded(&self) -> bool {
+        self.clip.get().is_some()
+    }
+}
+
 /// candle's messages for the two mistakes a user can fix, in the user's words.
 fn describe_load_error(e: candle_core::Error) -> String {
-    let text = crate::error::without_backtrace(e)
+    let text = crate::diagnostics::without_backtrace(e)
         .to_string()
         .replace('\n', " ");
     if let Some(name) = text.strip_prefix("cannot find tensor ") {

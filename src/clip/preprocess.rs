@@ -13,7 +13,12 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::{Error, IoContext, Result};
+use super::checkpoint::ClipFiles;
+use super::config::ClipConfig;
+use super::ClipError;
+use crate::artifact::IoContext;
+
+type Result<T, E = ClipError> = std::result::Result<T, E>;
 
 // OpenAI's published constants, digit for digit; as f32 they round exactly as torch's do.
 #[allow(clippy::excessive_precision)]
@@ -32,7 +37,7 @@ pub struct RgbImage {
 impl RgbImage {
     pub fn new(width: usize, height: usize, pixels: Vec<u8>) -> Result<Self> {
         if pixels.len() != width * height * 3 {
-            return Err(Error::invalid(format!(
+            return Err(ClipError::invalid(format!(
                 "image buffer of {} bytes does not hold {width}x{height} RGB pixels",
                 pixels.len()
             )));
@@ -63,8 +68,9 @@ impl RgbImage {
 
     pub fn open(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).at(path)?;
-        Self::decode(&bytes)
-            .map_err(|e| Error::invalid(format!("{}: cannot decode image: {e}", path.display())))
+        Self::decode(&bytes).map_err(|e| {
+            ClipError::invalid(format!("{}: cannot decode image: {e}", path.display()))
+        })
     }
 }
 
@@ -113,8 +119,9 @@ fn silence_jpeg_panics() {
 }
 
 /// The preprocessing settings of a checkpoint (`preprocessor_config.json`), defaulting to
-/// OpenAI's for the model's input size.
-#[derive(Debug, Clone, PartialEq)]
+/// OpenAI's for the model's input size. Serialised (JSON) it is part of the cache key of
+/// image embeddings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Preprocess {
     /// Target of the shorter side.
     pub resize_shortest: usize,
@@ -164,14 +171,41 @@ impl Preprocess {
         }
     }
 
+    /// The preprocessing of a checkpoint: `preprocessor_config.json` when it has one, else
+    /// OpenAI's for `config.json`'s `vision_config.image_size`. Reads only those two small
+    /// files, never the weights.
+    pub fn for_checkpoint(files: &ClipFiles) -> Result<Self> {
+        let config = ClipConfig::from_file(&files.config)?;
+        Self::for_image_size(files, config.vision_config.image_size)
+    }
+
+    /// [`Preprocess::for_checkpoint`] once `config.json` has been read; the crop must be
+    /// the model's input size.
+    pub(crate) fn for_image_size(files: &ClipFiles, image_size: usize) -> Result<Self> {
+        let preprocess = match &files.preprocessor {
+            Some(path) => Self::from_file(path, image_size)?,
+            None => Self::openai(image_size),
+        };
+        if (preprocess.crop_height, preprocess.crop_width) != (image_size, image_size) {
+            return Err(ClipError::checkpoint(
+                files.preprocessor.as_deref().unwrap_or(&files.config),
+                format!(
+                    "crop_size {}x{} does not match vision_config.image_size {image_size}",
+                    preprocess.crop_height, preprocess.crop_width
+                ),
+            ));
+        }
+        Ok(preprocess)
+    }
+
     /// Reads `preprocessor_config.json`; settings softtext does not implement (another
     /// resampling filter, no resize, no crop) are refused rather than ignored.
     pub fn from_file(path: &Path, image_size: usize) -> Result<Self> {
         let text = std::fs::read_to_string(path).at(path)?;
         let json: PreprocessorJson = serde_json::from_str(&text)
-            .map_err(|e| Error::checkpoint(path, format!("line {}: {e}", e.line())))?;
+            .map_err(|e| ClipError::checkpoint(path, format!("line {}: {e}", e.line())))?;
         let unsupported = |field: &str, value: String| {
-            Error::checkpoint(
+            ClipError::checkpoint(
                 path,
                 format!("{field} = {value} is not supported (softtext implements OpenAI CLIP's bicubic resize + centre crop)"),
             )
@@ -206,7 +240,7 @@ impl Preprocess {
             None => {}
         }
         if p.resize_shortest == 0 || p.crop_height == 0 || p.crop_width == 0 {
-            return Err(Error::checkpoint(
+            return Err(ClipError::checkpoint(
                 path,
                 "size and crop_size must be at least 1 pixel",
             ));
@@ -215,14 +249,20 @@ impl Preprocess {
             match v {
                 None => Ok(default),
                 Some(v) => <[f32; 3]>::try_from(v.as_slice()).map_err(|_| {
-                    Error::checkpoint(path, format!("{field} must have 3 values, has {}", v.len()))
+                    ClipError::checkpoint(
+                        path,
+                        format!("{field} must have 3 values, has {}", v.len()),
+                    )
                 }),
             }
         };
         p.mean = triple("image_mean", json.image_mean, OPENAI_MEAN)?;
         p.std = triple("image_std", json.image_std, OPENAI_STD)?;
         if p.std.iter().any(|&s| s <= 0.0 || !s.is_finite()) {
-            return Err(Error::checkpoint(path, "image_std values must be positive"));
+            return Err(ClipError::checkpoint(
+                path,
+                "image_std values must be positive",
+            ));
         }
         Ok(p)
     }
@@ -241,7 +281,7 @@ impl Preprocess {
     /// Resized and cropped 8-bit pixels: the image OpenAI's transform feeds to `ToTensor`.
     pub fn resize_crop(&self, image: &RgbImage) -> Result<RgbImage> {
         if image.width == 0 || image.height == 0 {
-            return Err(Error::invalid("image has no pixels"));
+            return Err(ClipError::invalid("image has no pixels"));
         }
         let (w, h) = self.resized_size(image.width, image.height);
         let resized = resize_bicubic(image, w, h);

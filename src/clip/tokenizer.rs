@@ -12,7 +12,10 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use super::ClipError;
+use crate::artifact::IoContext;
+
+type Result<T, E = ClipError> = std::result::Result<T, E>;
 
 /// CLIP's text context, in ids, start and end markers included.
 pub const CONTEXT_LENGTH: usize = 77;
@@ -40,12 +43,12 @@ pub enum Overflow {
 impl ClipTokenizer {
     pub fn from_file(path: &Path) -> Result<Self> {
         if !path.exists() {
-            return Err(Error::Missing(format!(
+            return Err(ClipError::Missing(format!(
                 "{}: tokenizer.json not found",
                 path.display()
             )));
         }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = std::fs::read(path).at(path)?;
         Self::from_bytes(&bytes, path)
     }
 
@@ -62,15 +65,15 @@ impl ClipTokenizer {
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Self> {
         let path = origin;
         let mut inner = tokenizers::Tokenizer::from_bytes(bytes)
-            .map_err(|e| Error::checkpoint(path, format!("not a tokenizer.json: {e}")))?;
+            .map_err(|e| ClipError::checkpoint(path, format!("not a tokenizer.json: {e}")))?;
         inner.with_padding(None);
         inner
             .with_truncation(None)
-            .map_err(|e| Error::checkpoint(path, e.to_string()))?;
+            .map_err(|e| ClipError::checkpoint(path, e.to_string()))?;
         let id = |token: &str| {
-            inner
-                .token_to_id(token)
-                .ok_or_else(|| Error::checkpoint(path, format!("vocabulary has no {token} token")))
+            inner.token_to_id(token).ok_or_else(|| {
+                ClipError::checkpoint(path, format!("vocabulary has no {token} token"))
+            })
         };
         let (start_id, end_id) = (id(START_OF_TEXT)?, id(END_OF_TEXT)?);
         Ok(Self {
@@ -94,7 +97,7 @@ impl ClipTokenizer {
         let encoding = self
             .inner
             .encode(cleaned.as_str(), false)
-            .map_err(|e| Error::invalid(format!("cannot tokenize {text:?}: {e}")))?;
+            .map_err(|e| ClipError::invalid(format!("cannot tokenize {text:?}: {e}")))?;
         Ok(encoding.get_ids().to_vec())
     }
 
@@ -112,7 +115,7 @@ impl ClipTokenizer {
         if bpe.len() > room {
             match overflow {
                 Overflow::Error => {
-                    return Err(Error::invalid(format!(
+                    return Err(ClipError::invalid(format!(
                         "text {text:?} is {} tokens long; CLIP's context holds {CONTEXT_LENGTH} \
                          (pass --truncate to keep the first {})",
                         bpe.len() + 2,
@@ -139,7 +142,7 @@ impl ClipTokenizer {
             .enumerate()
             .map(|(i, t)| {
                 self.encode(t.as_ref(), overflow).map_err(|e| match e {
-                    Error::Invalid(m) => Error::Invalid(format!("text {}: {m}", i + 1)),
+                    ClipError::Invalid(m) => ClipError::Invalid(format!("text {}: {m}", i + 1)),
                     other => other,
                 })
             })

@@ -9,9 +9,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use super::{DataError, Result};
 use super::{ImageSource, Sample, Split};
+use crate::artifact::{FileError, IoContext};
 use crate::clip::preprocess::RgbImage;
-use crate::error::{Error, IoContext, Result};
 
 /// CIFAR-10's classes in label order (also alphabetical order); one list for the whole crate.
 pub use crate::prompts::CIFAR10_CLASSES;
@@ -39,7 +40,7 @@ pub(super) fn load(path: &Path, split: Split) -> Result<(Vec<String>, Vec<Sample
     for name in &wanted {
         let bytes = files.get(name).ok_or_else(|| {
             let found: Vec<&str> = files.keys().map(|s| s.as_str()).collect();
-            Error::invalid(format!(
+            DataError::invalid(format!(
                 "{}: {name} not found (the {split} split needs {}; found: {})",
                 path.display(),
                 wanted.join(", "),
@@ -62,12 +63,12 @@ fn read_files(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, Vec<u8>
     let mut files = BTreeMap::new();
     let meta = std::fs::metadata(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::Missing(format!(
+            DataError::Missing(format!(
                 "{}: not found (download cifar-10-binary.tar.gz from the CIFAR-10 page, or build with --features download)",
                 path.display()
             ))
         } else {
-            Error::io(path, e)
+            DataError::Io(FileError::new(path, e))
         }
     })?;
     if meta.is_dir() {
@@ -90,7 +91,7 @@ fn read_files(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, Vec<u8>
         Box::new(reader)
     };
     let corrupt = |e: std::io::Error| {
-        Error::invalid(format!(
+        DataError::invalid(format!(
             "{}: corrupt or truncated archive: {e}",
             path.display()
         ))
@@ -108,7 +109,7 @@ fn read_files(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, Vec<u8>
         if entry.header().entry_type().is_file() && keep(&file_name) {
             let mut bytes = Vec::with_capacity(entry.size() as usize);
             entry.read_to_end(&mut bytes).map_err(|e| {
-                Error::invalid(format!(
+                DataError::invalid(format!(
                     "{}: {} is truncated: {e}",
                     path.display(),
                     entry_path.display()
@@ -122,7 +123,7 @@ fn read_files(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, Vec<u8>
 
 fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
     let text = std::str::from_utf8(bytes)
-        .map_err(|_| Error::invalid(format!("{}: {META} is not UTF-8 text", path.display())))?;
+        .map_err(|_| DataError::invalid(format!("{}: {META} is not UTF-8 text", path.display())))?;
     let classes: Vec<String> = text
         .lines()
         .map(str::trim)
@@ -130,7 +131,7 @@ fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
         .map(String::from)
         .collect();
     if classes.len() != CIFAR10_CLASSES.len() {
-        return Err(Error::invalid(format!(
+        return Err(DataError::invalid(format!(
             "{}: {META} names {} classes, CIFAR-10 has 10",
             path.display(),
             classes.len()
@@ -141,7 +142,7 @@ fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Vec<String>> {
 
 fn parse_batch(path: &Path, name: &str, bytes: &[u8], n_classes: usize) -> Result<Vec<Sample>> {
     if bytes.is_empty() || bytes.len() % RECORD != 0 {
-        return Err(Error::invalid(format!(
+        return Err(DataError::invalid(format!(
             "{}: {name} has {} bytes, not a whole number of {RECORD}-byte records (record {} is truncated)",
             path.display(),
             bytes.len(),
@@ -154,7 +155,7 @@ fn parse_batch(path: &Path, name: &str, bytes: &[u8], n_classes: usize) -> Resul
         .map(|(i, record)| {
             let label = record[0] as usize;
             if label >= n_classes {
-                return Err(Error::invalid(format!(
+                return Err(DataError::invalid(format!(
                     "{}: {name} record {i}: label {label} is out of range 0..{}",
                     path.display(),
                     n_classes - 1

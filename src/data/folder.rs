@@ -5,8 +5,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
+use super::{DataError, Result};
 use super::{ImageSource, Sample, Split};
-use crate::error::{Error, IoContext, Result};
+use crate::artifact::{FileError, IoContext};
 
 /// A file found under `SPLIT/CLASS/`, with the split and class it sits in.
 struct Entry {
@@ -72,7 +73,7 @@ pub(super) fn load(
     let splits: BTreeSet<&str> = scan.class_dirs.iter().map(|(s, _)| s.as_str()).collect();
     if !splits.contains(wanted) {
         let found: Vec<&str> = splits.into_iter().collect();
-        return Err(Error::invalid(format!(
+        return Err(DataError::invalid(format!(
             "{}: no {wanted:?} split (expected SPLIT/CLASS/IMAGE; found splits: {})",
             path.display(),
             if found.is_empty() {
@@ -93,14 +94,14 @@ pub(super) fn load(
         Some(list) => {
             for c in list {
                 if !found_classes.contains(c) {
-                    return Err(Error::invalid(format!(
+                    return Err(DataError::invalid(format!(
                         "{}: class {c:?} is listed but has no folder in split {wanted}",
                         path.display()
                     )));
                 }
             }
             if let Some(extra) = found_classes.iter().find(|c| !list.contains(c)) {
-                return Err(Error::invalid(format!(
+                return Err(DataError::invalid(format!(
                     "{}: split {wanted} has a folder {extra:?} that is not in the class list",
                     path.display()
                 )));
@@ -128,7 +129,7 @@ pub(super) fn load(
         counts[s.label] += 1;
     }
     if let Some(empty) = counts.iter().position(|&n| n == 0) {
-        return Err(Error::invalid(format!(
+        return Err(DataError::invalid(format!(
             "{}: class {:?} has no images in split {wanted}",
             path.display(),
             classes[empty]
@@ -141,9 +142,9 @@ pub(super) fn load(
 fn scan(path: &Path) -> Result<Scan> {
     let meta = std::fs::metadata(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::Missing(format!("{}: no such folder or archive", path.display()))
+            DataError::Missing(format!("{}: no such folder or archive", path.display()))
         } else {
-            Error::io(path, e)
+            DataError::Io(FileError::new(path, e))
         }
     })?;
     let mut scan = Scan::default();
@@ -158,7 +159,7 @@ fn scan(path: &Path) -> Result<Scan> {
     } else if name.ends_with(".tar") {
         read_tar(path, file, &mut scan)?;
     } else {
-        return Err(Error::invalid(format!(
+        return Err(DataError::invalid(format!(
             "{}: folder: data must be a directory, a .tar or a .tar.gz",
             path.display()
         )));
@@ -184,7 +185,7 @@ fn walk(root: &Path, rel: &str, scan: &mut Scan) -> Result<()> {
         // metadata() follows symbolic links: a class folder linked in from elsewhere is a
         // class, not a stray file to skip.
         let is_dir = std::fs::metadata(&path).at(&path)?.is_dir();
-        scan.add(&child, is_dir, || std::fs::read(&path).at(&path))?;
+        scan.add(&child, is_dir, || Ok(std::fs::read(&path).at(&path)?))?;
         if is_dir {
             walk(root, &child, scan)?;
         }
@@ -196,7 +197,7 @@ fn read_tar<R: Read>(path: &Path, reader: R, scan: &mut Scan) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
     let mut last = String::from("(start of archive)");
     let corrupt = |last: &str, e: std::io::Error| {
-        Error::invalid(format!(
+        DataError::invalid(format!(
             "{}: corrupt or truncated archive after entry {last}: {e}",
             path.display()
         ))
@@ -218,7 +219,7 @@ fn read_tar<R: Read>(path: &Path, reader: R, scan: &mut Scan) -> Result<()> {
             scan.add(&rel, kind.is_dir(), || {
                 let mut bytes = Vec::with_capacity(size);
                 entry.read_to_end(&mut bytes).map_err(|e| {
-                    Error::invalid(format!(
+                    DataError::invalid(format!(
                         "{}: entry {} ({rel}) is truncated: {e}",
                         path.display(),
                         n + 1

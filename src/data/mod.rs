@@ -18,8 +18,32 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::artifact::FileError;
 use crate::clip::preprocess::RgbImage;
-use crate::error::{Error, Result};
+
+/// What can go wrong reading a dataset; every message names the folder, archive, file or
+/// record at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// A file could not be read.
+    #[error(transparent)]
+    Io(#[from] FileError),
+    /// The dataset is not where the spec says; the message says how to get it.
+    #[error("{0}")]
+    Missing(String),
+    /// Data that is present but wrong (layout, record, image, class list, `--data` spec).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DataError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+}
+
+type Result<T, E = DataError> = std::result::Result<T, E>;
 
 pub use cifar_bin::CIFAR10_CLASSES;
 
@@ -30,21 +54,23 @@ pub enum DataSpec {
 }
 
 impl FromStr for DataSpec {
-    type Err = Error;
+    type Err = DataError;
 
     fn from_str(spec: &str) -> Result<Self> {
         let (kind, path) = spec.split_once(':').ok_or_else(|| {
-            Error::invalid(format!(
+            DataError::invalid(format!(
                 "--data {spec:?}: expected KIND:PATH, e.g. folder:cifar10-jpeg-test.tar.gz or cifar10-bin:cifar-10-binary.tar.gz"
             ))
         })?;
         if path.is_empty() {
-            return Err(Error::invalid(format!("--data {spec:?}: PATH is empty")));
+            return Err(DataError::invalid(format!(
+                "--data {spec:?}: PATH is empty"
+            )));
         }
         match kind {
             "folder" => Ok(DataSpec::Folder(path.into())),
             "cifar10-bin" => Ok(DataSpec::CifarBin(path.into())),
-            other => Err(Error::invalid(format!(
+            other => Err(DataError::invalid(format!(
                 "--data {spec:?}: unknown kind {other:?} (use folder: or cifar10-bin:)"
             ))),
         }
@@ -91,12 +117,12 @@ impl fmt::Display for Split {
 }
 
 impl FromStr for Split {
-    type Err = Error;
+    type Err = DataError;
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "train" => Ok(Split::Train),
             "test" => Ok(Split::Test),
-            other => Err(Error::invalid(format!(
+            other => Err(DataError::invalid(format!(
                 "unknown split {other:?} (use train or test)"
             ))),
         }
@@ -192,7 +218,7 @@ impl Dataset {
         match &sample.image {
             ImageSource::Rgb(img) => Ok(img.clone()),
             ImageSource::Encoded(bytes) => RgbImage::decode(bytes).map_err(|e| {
-                Error::invalid(format!(
+                DataError::invalid(format!(
                     "{}: image {}: cannot decode: {e}",
                     self.spec.path().display(),
                     sample.id

@@ -15,12 +15,43 @@
 //! cache lookup treats it as absent.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, TensorView};
 
-use crate::artifact::write_atomic;
-use crate::error::{Error, IoContext, Result};
+use crate::artifact::{write_atomic, FileError, IoContext};
+use crate::clip::ClipError;
+use crate::data::DataError;
+
+/// What can go wrong making, writing or reading embedding files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmbeddingsError {
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] FileError),
+    /// A file that is not a valid embedding file (truncated, edited, foreign); the message
+    /// names what is wrong.
+    #[error("{}: {message}", path.display())]
+    Format { path: PathBuf, message: String },
+    /// Embeddings that do not fit together (shapes, row counts).
+    #[error("{0}")]
+    Invalid(String),
+    /// The model failed to load or encode.
+    #[error(transparent)]
+    Clip(#[from] ClipError),
+    /// An image could not be read from the dataset.
+    #[error(transparent)]
+    Data(#[from] DataError),
+}
+
+impl EmbeddingsError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+}
+
+type Result<T, E = EmbeddingsError> = std::result::Result<T, E>;
 
 pub const FORMAT: &str = "embeddings-v1";
 
@@ -84,7 +115,7 @@ impl Embeddings {
 
     fn check_shape(&self) -> Result<()> {
         if self.dim == 0 || self.data.len() != self.ids.len() * self.dim {
-            return Err(Error::invalid(format!(
+            return Err(EmbeddingsError::invalid(format!(
                 "embeddings: {} values do not form {} rows of {}",
                 self.data.len(),
                 self.ids.len(),
@@ -93,7 +124,7 @@ impl Embeddings {
         }
         if let Some(labels) = &self.labels {
             if labels.len() != self.ids.len() {
-                return Err(Error::invalid(format!(
+                return Err(EmbeddingsError::invalid(format!(
                     "embeddings: {} labels for {} rows",
                     labels.len(),
                     self.ids.len()
@@ -114,13 +145,13 @@ impl Embeddings {
         let mut tensors = vec![(
             "embeddings".to_string(),
             TensorView::new(Dtype::F32, vec![self.ids.len(), self.dim], &data_bytes)
-                .map_err(|e| Error::invalid(e.to_string()))?,
+                .map_err(|e| EmbeddingsError::invalid(e.to_string()))?,
         )];
         if let Some(bytes) = &label_bytes {
             tensors.push((
                 "labels".to_string(),
                 TensorView::new(Dtype::I64, vec![self.ids.len()], bytes)
-                    .map_err(|e| Error::invalid(e.to_string()))?,
+                    .map_err(|e| EmbeddingsError::invalid(e.to_string()))?,
             ));
         }
         let mut meta: HashMap<String, String> = self
@@ -143,15 +174,21 @@ impl Embeddings {
             "softtext.checksum".into(),
             Self::checksum(&self.data, self.labels.as_deref()),
         );
-        let bytes = safetensors::serialize(tensors, Some(meta))
-            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
-        write_atomic(path, &bytes)
+        let bytes =
+            safetensors::serialize(tensors, Some(meta)).map_err(|e| EmbeddingsError::Format {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        Ok(write_atomic(path, &bytes)?)
     }
 
     /// Reads and validates a file written by [`Embeddings::save`].
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).at(path)?;
-        Self::from_bytes(&bytes).map_err(|m| Error::invalid(format!("{}: {m}", path.display())))
+        Self::from_bytes(&bytes).map_err(|message| EmbeddingsError::Format {
+            path: path.to_path_buf(),
+            message,
+        })
     }
 
     fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, String> {

@@ -150,7 +150,7 @@ pub(crate) fn train_on(
                 if let Some(last) = log.last() {
                     observer.status(&epoch_line(last, params.epochs));
                 }
-                write_curve(out, log, &title)
+                Ok(write_curve(out, log, &title)?)
             },
         },
     )?;

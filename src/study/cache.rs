@@ -49,17 +49,6 @@ impl Manifest {
     }
 }
 
-/// A content key: the hash of a tag and each part, length-prefixed so that no two lists of
-/// parts collide.
-pub fn content_key(tag: &str, parts: &[&str]) -> String {
-    let mut h = blake3::Hasher::new();
-    for p in std::iter::once(&tag).chain(parts) {
-        h.update(&(p.len() as u64).to_le_bytes());
-        h.update(p.as_bytes());
-    }
-    h.finalize().to_hex().to_string()
-}
-
 /// Runs the stages of one study into one output folder, reusing what is up to date.
 pub(crate) struct StageRunner<'a> {
     pub(crate) out: PathBuf,

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::config::defaults;
 use super::error::StudyError;
-use crate::clip::{Clip, ClipFiles, DeviceKind, Overflow, Precision};
+use crate::clip::{Clip, ClipFiles, DeviceKind, LazyClip, Overflow, Precision};
 use crate::data::{DataSpec, Dataset, Split};
 use crate::embeddings::encode::{encode_dataset, encode_texts as encode_text_list, image_cache_key};
 use crate::embeddings::{Embeddings, Kind};
@@ -43,6 +43,12 @@ impl ClipSpec {
     /// Loads the model.
     pub fn load(&self) -> Result<Clip> {
         Ok(Clip::load(&self.files()?, self.device, self.precision)?)
+    }
+
+    /// The model, loaded on first use: its fingerprint and preprocessing are known before
+    /// (and without) reading the weights.
+    pub fn lazy(&self) -> Result<LazyClip> {
+        Ok(LazyClip::new(self.files()?, self.device, self.precision))
     }
 
     /// The metadata every embedding file records about its encoder.
@@ -114,11 +120,14 @@ pub fn encode_images(
     if let Some(limit) = params.limit {
         dataset.balanced_limit(limit);
     }
-    let clip = params.clip.load()?;
-    let checkpoint_hash = clip.files.content_hash()?;
+    // Up to date or not is decided from the checkpoint's fingerprint and preprocessing,
+    // before (and, on a hit, without) loading the weights.
+    let lazy = params.clip.lazy()?;
+    let checkpoint_hash = lazy.fingerprint()?.to_string();
     let key = image_cache_key(
         &checkpoint_hash,
-        &clip,
+        lazy.preprocess()?,
+        params.clip.precision,
         params.clip.device,
         &dataset.manifest_hash(),
     );
@@ -146,8 +155,9 @@ pub fn encode_images(
         params.clip.device,
         params.clip.precision
     ));
+    let clip = lazy.get()?;
     let encode_started = Instant::now();
-    let data = encode_dataset(&clip, &dataset, params.batch_size, observer)?;
+    let data = encode_dataset(clip, &dataset, params.batch_size, observer)?;
     let encode_seconds = encode_started.elapsed().as_secs_f64();
     let mut info = params.clip.info();
     info.insert("data".into(), params.data.to_string());

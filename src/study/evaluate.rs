@@ -13,7 +13,7 @@ use super::encode::ClipSpec;
 use super::error::StudyError;
 use crate::artifact::write_atomic;
 use crate::auxiliary::predictions::AuxPredictions;
-use crate::clip::{Clip, ClipFiles};
+use crate::clip::ClipFiles;
 use crate::embeddings::encode::cached_text_embeddings;
 use crate::embeddings::{Embeddings, Kind};
 use crate::error::Result;
@@ -206,10 +206,12 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         device: params.text_device,
         precision: params.text_precision,
     };
-    let files = ClipFiles::resolve(&clip_spec)?;
-    let checkpoint_hash = files.content_hash()?;
+    // The text cache is checked against the checkpoint's fingerprint, so the weights are
+    // loaded only when some text must be encoded.
+    let clip = encoder.lazy()?;
+    let checkpoint_hash = clip.fingerprint()?;
     if let Some(image_hash) = images.info.get("checkpoint_hash") {
-        if *image_hash != checkpoint_hash {
+        if image_hash != checkpoint_hash {
             return Err(StudyError::Input(format!(
                 "{}: the images were encoded by another checkpoint than {clip_spec}; texts and images must come from the same CLIP",
                 params.images.display()
@@ -217,7 +219,6 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
             .into());
         }
     }
-    let clip = Clip::load(&files, encoder.device, encoder.precision)?;
     std::fs::create_dir_all(out).map_err(|source| StudyError::Io {
         path: out.to_path_buf(),
         source,
@@ -225,8 +226,6 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
     let text_started = Instant::now();
     let (texts, cached) = cached_text_embeddings(
         &clip,
-        &checkpoint_hash,
-        encoder.device,
         plan.texts(),
         params.settings.batch_size,
         &out.join("texts.safetensors"),
@@ -261,7 +260,7 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         images_file: params.images.display().to_string(),
         images: images.info.clone().into_iter().collect(),
         clip: clip_spec.clone(),
-        random_weights: files_are_random(&clip.files),
+        random_weights: files_are_random(clip.files()),
         aux: aux.name(),
         prompts_toml: toml::to_string(&PromptConfigFile::from(&config)).unwrap_or_default(),
         timings: vec![

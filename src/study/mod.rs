@@ -28,7 +28,7 @@ mod report;
 mod run;
 
 pub use auxiliary::{aux_predict, aux_train, AuxPrediction, AuxTraining, CURVE_STEM};
-pub use cache::{content_key, Manifest, StageRecord};
+pub use cache::{Manifest, StageRecord};
 pub use config::{
     defaults, AuxSettings, AuxSpec, ClipSettings, DataSettings, EvalSettings, ReportProtocol,
     ReportSettings, StudyConfig, UmapSettings, AUX_FILE_EXTENSIONS,

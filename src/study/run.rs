@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::auxiliary::{train_on, CURVE_STEM};
-use super::cache::{content_key, strings, Manifest, StageRunner};
+use super::cache::{strings, Manifest, StageRunner};
 use super::config::{AuxSpec, StudyConfig};
 use super::encode::{encode_images, ClipSpec, ImageEncoding};
 use super::error::StudyError;
 use super::evaluate::{evaluate, read_eval, Evaluation};
 use super::figures::{umap, UmapFigures};
 use super::report::{report, ReportParams};
-use crate::artifact::write_atomic;
+use crate::artifact::{content_key, write_atomic};
 use crate::auxiliary::classifier::train::{CHECKPOINT_FILE, LOG_FILE};
 use crate::auxiliary::classifier::{predict, ModelKind};
 use crate::clip::{ClipFiles, DeviceKind};

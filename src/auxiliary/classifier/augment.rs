@@ -8,8 +8,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use super::{ClassifierError, Result};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
 
 /// Per-channel mean of the CIFAR-10 training images (pixel values in [0, 1]).
 pub const CIFAR10_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
@@ -31,7 +31,7 @@ impl Images {
     /// Decodes every sample; all images must share one size.
     pub fn decode(data: &Dataset) -> Result<Self> {
         if data.is_empty() {
-            return Err(Error::invalid(format!(
+            return Err(ClassifierError::invalid(format!(
                 "{}: the {} split has no images",
                 data.spec.path().display(),
                 data.split
@@ -40,12 +40,12 @@ impl Images {
         let decoded = (0..data.len())
             .into_par_iter()
             .map(|i| data.image(i))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let (width, height) = (decoded[0].width, decoded[0].height);
         let mut pixels = Vec::with_capacity(decoded.len() * width * height * 3);
         for (image, sample) in decoded.iter().zip(&data.samples) {
             if (image.width, image.height) != (width, height) {
-                return Err(Error::invalid(format!(
+                return Err(ClassifierError::invalid(format!(
                     "{}: image {} is {}x{}, the first image {width}x{height}; the classifier needs one size",
                     data.spec.path().display(),
                     sample.id,

@@ -19,7 +19,8 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView, View};
 use super::sgd::Sgd;
 use super::train::{EpochRecord, TrainParams};
 use super::{sorted_vars, ModelConfig, ModelKind};
-use crate::error::{Error, IoContext, Result};
+use super::{ClassifierError, Result};
+use crate::artifact::IoContext;
 
 /// Value of the `softtext.format` metadata key.
 pub const FORMAT: &str = "aux-classifier-v1";
@@ -138,14 +139,14 @@ pub fn save(path: &Path, meta: &CheckpointMeta, varmap: &VarMap, sgd: Option<&Sg
         }
     }
     let json = serde_json::to_string(meta)
-        .map_err(|e| Error::checkpoint(path, format!("cannot encode metadata: {e}")))?;
+        .map_err(|e| ClassifierError::checkpoint(path, format!("cannot encode metadata: {e}")))?;
     let metadata = HashMap::from([
         (META_FORMAT.to_string(), FORMAT.to_string()),
         (META_CHECKPOINT.to_string(), json),
     ]);
     let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n, t)), Some(metadata))
-        .map_err(|e| Error::checkpoint(path, format!("cannot serialise: {e}")))?;
-    crate::artifact::write_atomic(path, &bytes)
+        .map_err(|e| ClassifierError::checkpoint(path, format!("cannot serialise: {e}")))?;
+    Ok(crate::artifact::write_atomic(path, &bytes)?)
 }
 
 /// A checkpoint read into memory with its metadata parsed and checked.
@@ -160,7 +161,7 @@ impl Checkpoint {
     /// Reads and checks the header; tensors are checked when loaded.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).at(path)?;
-        let bad = |message: String| Error::checkpoint(path, message);
+        let bad = |message: String| ClassifierError::checkpoint(path, message);
         let (_, header) = SafeTensors::read_metadata(&bytes)
             .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
         // Also validates that every tensor's byte range lies inside the file, which is what
@@ -216,12 +217,12 @@ impl Checkpoint {
 
     fn tensors(&self) -> Result<SafeTensors<'_>> {
         SafeTensors::deserialize(&self.bytes)
-            .map_err(|e| Error::checkpoint(&self.path, format!("not readable ({e})")))
+            .map_err(|e| ClassifierError::checkpoint(&self.path, format!("not readable ({e})")))
     }
 
     fn load_f32(&self, view: &TensorView<'_>, name: &str, device: &Device) -> Result<Tensor> {
         if view.dtype() != Dtype::F32 {
-            return Err(Error::checkpoint(
+            return Err(ClassifierError::checkpoint(
                 &self.path,
                 format!("tensor {name} is {:?}, expected F32", view.dtype()),
             ));
@@ -238,7 +239,7 @@ impl Checkpoint {
     /// tensors with the same shapes (build it from `self.meta.config`).
     pub fn load_weights(&self, varmap: &VarMap) -> Result<()> {
         let tensors = self.tensors()?;
-        let bad = |message: String| Error::checkpoint(&self.path, message);
+        let bad = |message: String| ClassifierError::checkpoint(&self.path, message);
         let vars = sorted_vars(varmap);
         let expected: HashSet<String> = vars
             .iter()
@@ -289,19 +290,22 @@ impl Checkpoint {
                 continue;
             };
             if !names.contains(&name.to_string()) {
-                return Err(Error::checkpoint(
+                return Err(ClassifierError::checkpoint(
                     &self.path,
                     format!("momentum buffer {key} belongs to no optimised weight"),
                 ));
             }
-            let view = tensors
-                .tensor(key)
-                .map_err(|e| Error::checkpoint(&self.path, format!("tensor {key}: {e}")))?;
+            let view = tensors.tensor(key).map_err(|e| {
+                ClassifierError::checkpoint(&self.path, format!("tensor {key}: {e}"))
+            })?;
             found.push((name.to_string(), self.load_f32(&view, key, device)?));
         }
         for (name, tensor) in found {
             sgd.set_buffer(&name, tensor).map_err(|e| {
-                Error::checkpoint(&self.path, crate::error::without_backtrace(e).to_string())
+                ClassifierError::checkpoint(
+                    &self.path,
+                    crate::diagnostics::without_backtrace(e).to_string(),
+                )
             })?;
         }
         Ok(())

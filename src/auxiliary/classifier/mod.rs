@@ -13,6 +13,7 @@
 pub mod augment;
 pub mod checkpoint;
 pub mod conv;
+mod error;
 pub mod fast;
 pub mod norm;
 pub mod predict;
@@ -29,14 +30,18 @@ use candle_nn::{ModuleT, VarBuilder, VarMap};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::error::{Error, Result};
-
+pub use error::ClassifierError;
 pub use fast::{FastConfig, FastNet};
 pub use predict::{predict, predict_with};
 pub use resnet::{BlockKind, ResNet, ResNetConfig};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdConfig};
-pub use train::{train, train_with, EpochRecord, TrainControl, TrainParams, TrainSummary};
+pub use train::{
+    train, train_with, AfterEpochResult, EpochRecord, TrainControl, TrainParam, TrainParams,
+    TrainSummary,
+};
+
+type Result<T, E = ClassifierError> = std::result::Result<T, E>;
 
 /// Which network to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -92,14 +97,14 @@ impl fmt::Display for ModelKind {
 }
 
 impl FromStr for ModelKind {
-    type Err = Error;
+    type Err = ClassifierError;
 
     fn from_str(s: &str) -> Result<Self> {
         ModelKind::ALL
             .into_iter()
             .find(|kind| kind.as_str() == s)
             .ok_or_else(|| {
-                Error::invalid(format!(
+                ClassifierError::invalid(format!(
                     "unknown auxiliary model {s:?} (use resnet50, resnet18 or fast)"
                 ))
             })
@@ -170,7 +175,7 @@ pub fn init_model(
     rng: &mut ChaCha8Rng,
     device: &candle_core::Device,
 ) -> Result<(Model, VarMap)> {
-    config.check().map_err(Error::invalid)?;
+    config.check().map_err(ClassifierError::Invalid)?;
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
     let model = Model::new(config, vb)?;

@@ -11,9 +11,9 @@ use rand_chacha::ChaCha8Rng;
 use super::augment::{batch, Augment, Images};
 use super::checkpoint::Checkpoint;
 use super::Model;
+use super::{ClassifierError, Result};
 use crate::auxiliary::predictions::{AuxPredictions, AuxRow};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
 
 /// Runs `model` in evaluation mode over all images in order and hands each batch's
 /// `[B, classes]` logits to `visit` with the index of its first image.
@@ -57,9 +57,9 @@ pub fn load_model(checkpoint: &Checkpoint, device: &Device) -> Result<Model> {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
     let model = Model::new(&checkpoint.meta.config, vb).map_err(|e| {
-        Error::checkpoint(
+        ClassifierError::checkpoint(
             checkpoint.path(),
-            crate::error::without_backtrace(e).to_string(),
+            crate::diagnostics::without_backtrace(e).to_string(),
         )
     })?;
     checkpoint.load_weights(&varmap)?;
@@ -95,16 +95,16 @@ pub fn predict_with(
 ) -> Result<AuxPredictions> {
     let classes = &checkpoint.meta.classes;
     if !(2..=classes.len()).contains(&top_k) {
-        return Err(Error::invalid(format!(
+        return Err(ClassifierError::invalid(format!(
             "top-k must be between 2 and the number of classes ({}), is {top_k}",
             classes.len()
         )));
     }
     if batch_size == 0 {
-        return Err(Error::invalid("batch size must be at least 1"));
+        return Err(ClassifierError::invalid("batch size must be at least 1"));
     }
     if &data.classes != classes {
-        return Err(Error::checkpoint(
+        return Err(ClassifierError::checkpoint(
             checkpoint.path(),
             format!(
                 "trained on classes {classes:?}, but {} has {:?}",

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use super::{ClassifierError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,11 +56,11 @@ impl fmt::Display for Schedule {
 
 /// `constant`, `cosine` or `step:EVERY:GAMMA` (e.g. `step:60:0.2`).
 impl FromStr for Schedule {
-    type Err = Error;
+    type Err = ClassifierError;
 
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
-            Error::invalid(format!(
+            ClassifierError::invalid(format!(
                 "learning-rate schedule {s:?}: use constant, cosine or step:EVERY:GAMMA (e.g. step:60:0.2)"
             ))
         };
@@ -78,7 +78,7 @@ impl FromStr for Schedule {
         };
         schedule
             .check()
-            .map_err(|e| Error::invalid(format!("{s:?}: {e}")))?;
+            .map_err(|e| ClassifierError::invalid(format!("{s:?}: {e}")))?;
         Ok(schedule)
     }
 }

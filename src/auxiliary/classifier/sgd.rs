@@ -16,6 +16,41 @@ pub struct SgdConfig {
     pub nesterov: bool,
 }
 
+impl SgdConfig {
+    /// The first out-of-range setting and what it must be.
+    pub fn check(&self) -> std::result::Result<(), (super::TrainParam, String)> {
+        use super::TrainParam;
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return Err((
+                TrainParam::Lr,
+                format!("learning rate must be finite and >= 0, is {}", self.lr),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err((
+                TrainParam::Momentum,
+                format!("momentum must be in [0, 1), is {}", self.momentum),
+            ));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err((
+                TrainParam::WeightDecay,
+                format!(
+                    "weight decay must be finite and >= 0, is {}",
+                    self.weight_decay
+                ),
+            ));
+        }
+        if self.nesterov && self.momentum == 0.0 {
+            return Err((
+                TrainParam::Nesterov,
+                "Nesterov momentum needs momentum > 0".to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for SgdConfig {
     fn default() -> Self {
         Self {
@@ -42,20 +77,8 @@ pub struct Sgd {
 impl Sgd {
     /// An optimiser over `(name, var)` pairs; non-float variables are ignored.
     pub fn new_named(vars: Vec<(String, Var)>, config: SgdConfig) -> Result<Self> {
-        if !(config.lr.is_finite() && config.lr >= 0.0) {
-            candle_core::bail!("learning rate must be finite and >= 0, is {}", config.lr)
-        }
-        if !(0.0..1.0).contains(&config.momentum) {
-            candle_core::bail!("momentum must be in [0, 1), is {}", config.momentum)
-        }
-        if !(config.weight_decay.is_finite() && config.weight_decay >= 0.0) {
-            candle_core::bail!(
-                "weight decay must be finite and >= 0, is {}",
-                config.weight_decay
-            )
-        }
-        if config.nesterov && config.momentum == 0.0 {
-            candle_core::bail!("Nesterov momentum needs momentum > 0")
+        if let Err((_, message)) = config.check() {
+            candle_core::bail!("{message}")
         }
         let (names, vars): (Vec<String>, Vec<Var>) = vars
             .into_iter()

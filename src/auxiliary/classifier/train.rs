@@ -23,8 +23,9 @@ use super::predict::accuracy;
 use super::schedule::Schedule;
 use super::sgd::{Sgd, SgdConfig};
 use super::{init_model, is_running_stat, sorted_vars, Model, ModelKind};
+use super::{ClassifierError, Result};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::observe::Observer;
 
 /// File name of the checkpoint inside the output folder.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -83,34 +84,95 @@ impl Default for TrainParams {
     }
 }
 
+/// A field of [`TrainParams`] that [`TrainParams::check`] can refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrainParam {
+    Epochs,
+    BatchSize,
+    EvalBatchSize,
+    WidthDivisor,
+    LimitTrain,
+    LimitTest,
+    Schedule,
+    Lr,
+    Momentum,
+    WeightDecay,
+    Nesterov,
+}
+
+impl TrainParam {
+    /// The field's name in [`TrainParams`] (and in a `[auxiliary.train]` TOML table).
+    pub fn name(self) -> &'static str {
+        match self {
+            TrainParam::Epochs => "epochs",
+            TrainParam::BatchSize => "batch_size",
+            TrainParam::EvalBatchSize => "eval_batch_size",
+            TrainParam::WidthDivisor => "width_divisor",
+            TrainParam::LimitTrain => "limit_train",
+            TrainParam::LimitTest => "limit_test",
+            TrainParam::Schedule => "schedule",
+            TrainParam::Lr => "lr",
+            TrainParam::Momentum => "momentum",
+            TrainParam::WeightDecay => "weight_decay",
+            TrainParam::Nesterov => "nesterov",
+        }
+    }
+}
+
+impl std::fmt::Display for TrainParam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl TrainParams {
+    /// Refuses out-of-range settings with [`ClassifierError::InvalidParam`], naming the
+    /// field.
     pub fn check(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::invalid(m));
+        let bad = |param: TrainParam, message: String| {
+            Err(ClassifierError::InvalidParam { param, message })
+        };
         if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
+            return bad(TrainParam::Epochs, "epochs must be at least 1".into());
         }
         if self.batch_size < 2 {
             // Batch norm needs at least two samples for batch statistics.
-            return bad(format!(
-                "batch size must be at least 2, is {}",
-                self.batch_size
-            ));
+            return bad(
+                TrainParam::BatchSize,
+                format!("batch size must be at least 2, is {}", self.batch_size),
+            );
         }
         if self.eval_batch_size == 0 {
-            return bad("evaluation batch size must be at least 1".into());
+            return bad(
+                TrainParam::EvalBatchSize,
+                "evaluation batch size must be at least 1".into(),
+            );
         }
         if self.width_divisor == 0 {
-            return bad("width divisor must be at least 1".into());
+            return bad(
+                TrainParam::WidthDivisor,
+                "width divisor must be at least 1".into(),
+            );
         }
         if self.limit_train.is_some_and(|n| n < 2) {
-            return bad("limit-train must keep at least 2 images".into());
+            return bad(
+                TrainParam::LimitTrain,
+                "limit-train must keep at least 2 images".into(),
+            );
         }
         if self.limit_test == Some(0) {
-            return bad("limit-test must keep at least 1 image".into());
+            return bad(
+                TrainParam::LimitTest,
+                "limit-test must keep at least 1 image".into(),
+            );
         }
-        self.schedule.check().map_err(Error::invalid)?;
-        Sgd::new(vec![], self.sgd())
-            .map_err(|e| Error::invalid(crate::error::without_backtrace(e).to_string()))?;
+        if let Err(message) = self.schedule.check() {
+            return bad(TrainParam::Schedule, message);
+        }
+        if let Err((param, message)) = self.sgd().check() {
+            return bad(param, message);
+        }
         Ok(())
     }
 
@@ -193,6 +255,7 @@ pub fn train(
             resume,
             stop_after: params.epochs,
             after_epoch: &mut |_| Ok(()),
+            observer: &crate::observe::Silent,
         },
     )
 }
@@ -207,9 +270,16 @@ pub struct TrainControl<'a> {
     /// run over several sessions.
     pub stop_after: usize,
     /// Called with the whole log once each epoch's checkpoint and CSV row are on disk (the
-    /// CLI prints a line and redraws the curve there).
-    pub after_epoch: &'a mut dyn FnMut(&[EpochRecord]) -> Result<()>,
+    /// CLI prints a line and redraws the curve there); its error ends the run as
+    /// [`ClassifierError::AfterEpoch`].
+    pub after_epoch: &'a mut dyn FnMut(&[EpochRecord]) -> AfterEpochResult,
+    /// Receives each epoch's progress (images, with the running loss and accuracy as the
+    /// message).
+    pub observer: &'a dyn Observer,
 }
+
+/// What [`TrainControl::after_epoch`] returns: any error the caller's reporting hits.
+pub type AfterEpochResult = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// [`train`] with explicit control over resuming, stopping and per-epoch reporting.
 pub fn train_with(
@@ -224,6 +294,7 @@ pub fn train_with(
         resume,
         stop_after,
         after_epoch,
+        observer,
     } = control;
     params.check()?;
     let stop_after = stop_after.min(params.epochs);
@@ -235,7 +306,7 @@ pub fn train_with(
         train.balanced_limit(n);
     }
     if train.len() < 2 {
-        return Err(Error::invalid(format!(
+        return Err(ClassifierError::invalid(format!(
             "{}: training needs at least 2 images, the {} split has {}",
             train.spec.path().display(),
             train.split,
@@ -245,7 +316,7 @@ pub fn train_with(
     let test = match test {
         Some(test) if params.eval_every > 0 => {
             if test.classes != train.classes {
-                return Err(Error::invalid(format!(
+                return Err(ClassifierError::invalid(format!(
                     "{}: test classes {:?} differ from the training classes {:?}",
                     test.spec, test.classes, train.classes
                 )));
@@ -265,14 +336,14 @@ pub fn train_with(
 
     let (model, varmap, mut rng, mut log, start_epoch, checkpoint) = if resume {
         if !checkpoint_path.exists() {
-            return Err(Error::Missing(format!(
+            return Err(ClassifierError::Missing(format!(
                 "{}: no checkpoint to resume from (train without resuming first)",
                 checkpoint_path.display()
             )));
         }
         let checkpoint = Checkpoint::read(&checkpoint_path)?;
         let meta = &checkpoint.meta;
-        let refuse = |what: String| Err(Error::checkpoint(&checkpoint_path, what));
+        let refuse = |what: String| Err(ClassifierError::checkpoint(&checkpoint_path, what));
         match &meta.params {
             Some(p) if p.training_part() == params.training_part() => {}
             Some(p) => {
@@ -303,16 +374,16 @@ pub fn train_with(
         let rng = meta
             .rng
             .as_ref()
-            .ok_or_else(|| Error::checkpoint(&checkpoint_path, "has no RNG state"))?
+            .ok_or_else(|| ClassifierError::checkpoint(&checkpoint_path, "has no RNG state"))?
             .restore()
-            .map_err(|e| Error::checkpoint(&checkpoint_path, e))?;
+            .map_err(|e| ClassifierError::checkpoint(&checkpoint_path, e))?;
         let (model, varmap) = init_model(&config, &mut ChaCha8Rng::seed_from_u64(0), device)?;
         checkpoint.load_weights(&varmap)?;
         let (epoch, log) = (meta.epoch, meta.log.clone());
         (model, varmap, rng, log, epoch, Some(checkpoint))
     } else {
         if checkpoint_path.exists() {
-            return Err(Error::invalid(format!(
+            return Err(ClassifierError::invalid(format!(
                 "{}: a checkpoint exists; resume it or choose another output folder",
                 checkpoint_path.display()
             )));
@@ -354,6 +425,7 @@ pub fn train_with(
             &mut rng,
             epoch,
             device,
+            observer,
         )?;
         log.push(record);
         save(
@@ -363,7 +435,7 @@ pub fn train_with(
             Some(&sgd),
         )?;
         crate::artifact::write_atomic(&log_path, log_csv(&log).as_bytes())?;
-        after_epoch(&log)?;
+        after_epoch(&log).map_err(ClassifierError::AfterEpoch)?;
     }
     Ok(TrainSummary {
         start_epoch,
@@ -384,13 +456,14 @@ fn run_epoch(
     rng: &mut ChaCha8Rng,
     epoch: usize,
     device: &Device,
+    observer: &dyn Observer,
 ) -> Result<EpochRecord> {
     let started = Instant::now();
     let lr = params.schedule.lr(params.lr, epoch, params.epochs);
     sgd.set_learning_rate(lr);
     let mut order: Vec<usize> = (0..images.len()).collect();
     order.shuffle(rng);
-    let bar = crate::progress::bar(images.len() as u64, "images");
+    let progress = observer.progress(images.len() as u64, "images");
     let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
     for chunk in order.chunks(params.batch_size) {
         // A trailing batch of one image has no batch statistics; PyTorch would fail on it.
@@ -403,7 +476,7 @@ fn run_epoch(
         sgd.backward_step(&loss)?;
         let loss_value = f64::from(loss.to_scalar::<f32>()?);
         if !loss_value.is_finite() {
-            return Err(Error::invalid(format!(
+            return Err(ClassifierError::invalid(format!(
                 "epoch {}: the training loss diverged ({loss_value}); lower the learning rate",
                 epoch + 1
             )));
@@ -416,8 +489,8 @@ fn run_epoch(
             .sum_all()?
             .to_scalar::<u32>()? as usize;
         seen += chunk.len();
-        bar.inc(chunk.len() as u64);
-        bar.set_message(format!(
+        progress.advance(chunk.len() as u64);
+        progress.message(&format!(
             "epoch {}/{} loss {:.3} acc {:.3}",
             epoch + 1,
             params.epochs,
@@ -425,7 +498,7 @@ fn run_epoch(
             correct as f64 / seen as f64
         ));
     }
-    bar.finish_and_clear();
+    progress.finish();
     let train_seconds = started.elapsed().as_secs_f64();
     let evaluate = params.eval_every > 0
         && ((epoch + 1) % params.eval_every == 0 || epoch + 1 == params.epochs);
