@@ -127,19 +127,126 @@ fn fixture_experiment_table() {
     );
 }
 
-/// The paper's experiment on real weights and data, printed beside Table 1.
+/// `SOFTTEXT_CLIP` as a snapshot-name part: a folder's last component or a repo id with `/`
+/// as `_`, every character outside `[A-Za-z0-9_-]` as `_`
+/// (`openai/clip-vit-large-patch14` -> `openai_clip-vit-large-patch14`).
+fn snapshot_name_part(checkpoint: &str) -> String {
+    let path = Path::new(checkpoint);
+    let name = match path.file_name() {
+        Some(last) if path.is_dir() => last.to_string_lossy().into_owned(),
+        _ => checkpoint.trim_matches('/').to_string(),
+    };
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn required_env(name: &str, what: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "real_experiment needs {name} ({what}); it is ignored by default and reads \
+             SOFTTEXT_CLIP, SOFTTEXT_DATA, SOFTTEXT_AUX, SOFTTEXT_HARD_REFERENCE and \
+             SOFTTEXT_TOLERANCE (see its doc comment in tests/golden.rs)"
+        )
+    })
+}
+
+fn percent_env(name: &str) -> Option<f64> {
+    let value = std::env::var(name).ok()?;
+    match value.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
+        _ => panic!("{name}={value:?} is not a non-negative number of percent (e.g. 96.19)"),
+    }
+}
+
+/// The paper's experiment on real weights and data: every row of the table against a
+/// snapshot, and the `hard` accuracy against a reference value when one is given.
+///
+/// Environment:
+/// - `SOFTTEXT_CLIP` (required): the checkpoint, a Hugging Face folder or repo id, e.g.
+///   `openai/clip-vit-large-patch14`.
+/// - `SOFTTEXT_DATA` (required): the CIFAR-10 test set as an `encode-images --data` spec, e.g.
+///   `folder:../shared/data/cifar10-jpeg-test.tar.gz`.
+/// - `SOFTTEXT_AUX` (default `self`): `eval --aux`, the auxiliary source.
+/// - `SOFTTEXT_HARD_REFERENCE` (optional): the `hard` accuracy in percent that the run must
+///   reproduce, e.g. `96.19` for ViT-L/14 (the paper's Table 1).
+/// - `SOFTTEXT_TOLERANCE` (default `0.5`): allowed distance from `SOFTTEXT_HARD_REFERENCE`, in
+///   percentage points; only read with a reference.
+///
+/// The whole Markdown table, headed by the data file's name and the auxiliary source, is
+/// compared against the snapshot `real_experiment_{checkpoint}` (see [`snapshot_name_part`]),
+/// e.g. `tests/snapshots/golden__real_experiment_openai_clip-vit-large-patch14.snap`. A first
+/// run for a checkpoint has no snapshot and fails; `cargo insta review` shows the table to
+/// accept, so only numbers this code produced become the expectation.
+///
+/// `SOFTTEXT_CLIP=openai/clip-vit-large-patch14 SOFTTEXT_DATA=folder:../shared/data/cifar10-jpeg-test.tar.gz
+///  SOFTTEXT_HARD_REFERENCE=96.19 cargo test --release --test golden -- --ignored --nocapture`.
 #[test]
 #[ignore = "needs SOFTTEXT_CLIP (real CLIP weights) and SOFTTEXT_DATA (CIFAR-10 test set)"]
 fn real_experiment() {
-    let clip = std::env::var("SOFTTEXT_CLIP").expect("SOFTTEXT_CLIP");
-    let data = std::env::var("SOFTTEXT_DATA").expect("SOFTTEXT_DATA");
+    let clip = required_env(
+        "SOFTTEXT_CLIP",
+        "a CLIP checkpoint folder or Hugging Face repo id",
+    );
+    let data = required_env(
+        "SOFTTEXT_DATA",
+        "the CIFAR-10 test set as a --data spec, e.g. folder:PATH.tar.gz",
+    );
     let aux = std::env::var("SOFTTEXT_AUX").unwrap_or_else(|_| "self".into());
-    let dir = root().join("target/real-experiment");
+    let reference = percent_env("SOFTTEXT_HARD_REFERENCE");
+    let tolerance = percent_env("SOFTTEXT_TOLERANCE");
+    assert!(
+        tolerance.is_none() || reference.is_some(),
+        "SOFTTEXT_TOLERANCE is set but SOFTTEXT_HARD_REFERENCE is not: nothing to compare"
+    );
+    let name = snapshot_name_part(&clip);
+    let dir = root().join("target/real-experiment").join(&name);
     let images = dir.join("images.safetensors");
     encode(&clip, &data, &images);
-    let table = eval(&images, &aux, &dir.join("eval"), &[]);
+    let out = dir.join("eval");
+    let table = eval(&images, &aux, &out, &[]);
     println!("{table}");
-    assert!(table.contains("| hard | hard |"), "{table}");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("table.json")).unwrap()).unwrap();
+    let hard: Vec<f64> = report["rows"]
+        .as_array()
+        .expect("table.json has rows")
+        .iter()
+        .filter(|r| r["prompt_set"] == "hard" && r["protocol"] == "hard")
+        .map(|r| 100.0 * r["accuracy"].as_f64().expect("accuracy is a number"))
+        .collect();
+    assert_eq!(hard.len(), 1, "one hard/hard row in {table}");
+    if let Some(reference) = reference {
+        let tolerance = tolerance.unwrap_or(0.5);
+        assert!(
+            (hard[0] - reference).abs() <= tolerance,
+            "hard accuracy {:.2}% is not within {tolerance} points of SOFTTEXT_HARD_REFERENCE={reference}",
+            hard[0]
+        );
+    }
+
+    // Machine-specific paths out; what was measured on what stays in.
+    let file_name = |spec: &str| {
+        let path = spec.split_once(':').map_or(spec, |(_, p)| p);
+        Path::new(path)
+            .file_name()
+            .map_or(spec.to_string(), |f| f.to_string_lossy().into_owned())
+    };
+    let aux_name = if Path::new(&aux).is_file() {
+        file_name(&aux)
+    } else {
+        aux.clone()
+    };
+    let table = table.replace(&aux, &aux_name);
+    let snapshot = format!("data: {}\naux: {aux_name}\n\n{table}", file_name(&data));
+    insta::assert_snapshot!(format!("real_experiment_{name}"), snapshot);
 }
 
 #[test]
@@ -215,6 +322,85 @@ fn report_leaves_out_umap_figures_of_an_earlier_evaluation() {
     );
 }
 
+/// The value of `name="..."` in one SVG element's text.
+fn svg_attr<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+    let start = element.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = element[start..].find('"')?;
+    Some(&element[start..start + len])
+}
+
+/// What a per-class chart's SVG plots, read from the elements plotters wrote, one per line
+/// (src/report/per_class.rs draws each legend entry as an 18x18 swatch followed by its
+/// left-anchored label, and one filled rectangle per class and series).
+struct PlottedSeries {
+    /// Legend entries in order: (label, swatch colour).
+    legend: Vec<(String, String)>,
+    /// Bars drawn per fill colour (white, the background, left out).
+    bars: std::collections::BTreeMap<String, usize>,
+}
+
+fn per_class_series(svg: &Path) -> PlottedSeries {
+    let svg = std::fs::read_to_string(svg).unwrap();
+    let lines: Vec<&str> = svg.lines().map(str::trim).collect();
+    let mut legend = Vec::new();
+    let mut bars = std::collections::BTreeMap::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.starts_with("<rect") {
+            let fill = svg_attr(line, "fill")
+                .expect("a rect has a fill")
+                .to_string();
+            let swatch = svg_attr(line, "width") == Some("18")
+                && svg_attr(line, "height") == Some("18")
+                && lines.get(i + 1).is_some_and(|next| {
+                    next.starts_with("<text") && svg_attr(next, "text-anchor") == Some("start")
+                });
+            if swatch {
+                let label = lines[i + 2]
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&");
+                assert_eq!(lines[i + 3], "</text>", "one-line legend label");
+                legend.push((label, fill));
+                i += 4;
+                continue;
+            }
+            if fill != "#FFFFFF" {
+                *bars.entry(fill).or_insert(0) += 1;
+            }
+        }
+        i += 1;
+    }
+    PlottedSeries { legend, bars }
+}
+
+/// Asserts that the chart's legend names exactly `want`, each in its own colour, and that
+/// every series has one bar per class in its legend colour and no other bars are drawn.
+fn assert_charts(svg: &Path, want: &[String], classes: usize) {
+    let chart = per_class_series(svg);
+    let labels: Vec<&str> = chart.legend.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, want, "legend of {}", svg.display());
+    let expected_bars: std::collections::BTreeMap<String, usize> = chart
+        .legend
+        .iter()
+        .map(|(_, colour)| (colour.clone(), classes))
+        .collect();
+    assert_eq!(
+        expected_bars.len(),
+        want.len(),
+        "one colour per series: {:?}",
+        chart.legend
+    );
+    assert_eq!(
+        chart.bars,
+        expected_bars,
+        "bars per colour in {} (legend {:?})",
+        svg.display(),
+        chart.legend
+    );
+}
+
 #[test]
 fn report_of_hard_protocols_only_charts_hard_alone() {
     let (dir, images) = encoded_fixture_sample();
@@ -228,4 +414,49 @@ fn report_of_hard_protocols_only_charts_hard_alone() {
     softtext(&["report", "--eval", out.to_str().unwrap()]);
     assert!(out.join("figures/per-class.png").is_file());
     assert!(out.join("report.html").is_file());
+    assert_charts(
+        &out.join("figures/per-class.svg"),
+        &["hard".to_string()],
+        softtext::prompts::CIFAR10_CLASSES.len(),
+    );
+}
+
+#[test]
+fn report_charts_hard_and_each_relation_under_the_protocol() {
+    let (dir, images) = encoded_fixture_sample();
+    let out = dir.path().join("eval");
+    eval(&images, "self", &out, &["--bootstrap", "0"]);
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("table.json")).unwrap()).unwrap();
+    let relations: Vec<&str> = table["relations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        relations,
+        ["like", "look-like", "resemble"],
+        "the paper's relations"
+    );
+    for protocol in ["pair", "vocab"] {
+        let report = dir.path().join(format!("report-{protocol}"));
+        softtext(&[
+            "report",
+            "--eval",
+            out.to_str().unwrap(),
+            "--out",
+            report.to_str().unwrap(),
+            "--protocol",
+            protocol,
+        ]);
+        let want: Vec<String> = std::iter::once("hard".to_string())
+            .chain(relations.iter().map(|r| format!("{r} ({protocol})")))
+            .collect();
+        assert_charts(
+            &report.join("figures/per-class.svg"),
+            &want,
+            softtext::prompts::CIFAR10_CLASSES.len(),
+        );
+    }
 }

@@ -2,6 +2,7 @@
 # The GPU side of tools/build-cuda.sh. On the GPU machine, from the repository root, with
 # .device carried:   bash tools/run-gpu.sh
 # Writes everything it measures to $OUT (the device tool's result folder) or ./gpu-results.
+# Exits 1, after every step has run, when the f16/bf16 CUDA test failed or did not run.
 set -uo pipefail
 results=${OUT:-gpu-results}
 mkdir -p "$results" /tmp/softtext-gpu
@@ -15,6 +16,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$res
 # "aux" (issue 6: classifier training). Both together can exceed one 600 s device call.
 PARTS=${PARTS:-encode aux}
 : > "$results/log.txt"
+# Steps whose failure makes the script's exit status 1; every step still runs.
+failed=()
 started=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - started )) s] $*" | tee -a "$results/log.txt"; }
 if [[ " $PARTS " == *" encode "* ]]; then
@@ -31,7 +34,15 @@ fi
 echo "checkpoint: ${SOFTTEXT_GPU_CLIP:-fixtures/clip-tiny}" | tee -a "$results/log.txt"
 
 stamp "f16/bf16 on CUDA vs f32 on the CPU"
-timeout 120 $B/gpu_test half_precision_cuda --nocapture 2>&1 | tee -a "$results/log.txt"
+# The test is #[ignore]d, since a plain `cargo test` has no GPU: --ignored runs it, --exact
+# runs it alone, and without a usable GPU it fails with the device error. libtest reports
+# success when a filter matches no test, so the script also wants its "1 passed" line.
+SOFTTEXT_REQUIRE_GPU=1 timeout 120 $B/gpu_test half_precision_cuda_matches_f32_cpu --exact --ignored \
+  --nocapture 2>&1 | tee /tmp/softtext-gpu/gpu_test.txt | tee -a "$results/log.txt"
+gpu_status=${PIPESTATUS[0]}
+if [ "$gpu_status" -ne 0 ] || ! grep -q "^test result: ok\. 1 passed" /tmp/softtext-gpu/gpu_test.txt; then
+  failed+=("gpu_test half_precision_cuda_matches_f32_cpu (exit $gpu_status)")
+fi
 
 stamp "end-to-end encode-images, 10,000 CIFAR-10 test images"
 for dtype in f16 bf16; do
@@ -70,3 +81,7 @@ if [[ " $PARTS " == *" aux "* ]] && [ -f .device/cifar10-jpeg-train.tar.gz ]; th
   done
 fi
 stamp "done"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}" | tee -a "$results/log.txt"
+  exit 1
+fi
