@@ -216,8 +216,16 @@ pub fn run_eval(args: &EvalArgs) -> Result<EvalOutcome> {
     let params = eval_params(args)?.check().map_err(|e| match e {
         // The library names its own fields; a CLI user needs the flag (the reproduce config's
         // [eval] keys have the same names without dashes).
-        crate::zeroshot::ZeroShotError::InvalidParam { name, message } => {
-            let flag = match name.split('[').next().unwrap_or(&name) {
+        crate::zeroshot::ZeroShotError::InvalidParam {
+            param,
+            index,
+            message,
+        } => {
+            let name = match index {
+                Some(index) => format!("{}[{index}]", param.name()),
+                None => param.name().to_string(),
+            };
+            let flag = match param.name() {
                 "blend_lambdas" => "--lambdas",
                 "self_k" => "--self-k",
                 "bootstrap_resamples" => "--bootstrap",

@@ -225,7 +225,8 @@ pub fn run_umap(args: &UmapArgs) -> Result<Vec<PathBuf>> {
         }
         let n = images.len() + plotted.len();
         let embedding = params.fit(&data_rows, n, images.dim).map_err(|e| match e {
-            crate::umap::UmapError::InvalidParam { name, reason } => {
+            crate::umap::UmapError::InvalidParam { param, reason } => {
+                let name = param.name();
                 let flag = match name {
                     "n_epochs" => "--epochs",
                     "n_neighbors" => "--n-neighbors",

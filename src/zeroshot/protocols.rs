@@ -71,7 +71,7 @@ pub struct ProtocolInputs<'a> {
 
 /// `hard` predictions for every image; needs no auxiliary predictions (the built-in sources
 /// are derived from them).
-pub fn predict_hard(scores: &Scores<'_>) -> Vec<usize> {
+pub(crate) fn predict_hard(scores: &Scores<'_>) -> Vec<usize> {
     (0..scores.image_count())
         .into_par_iter()
         .map(|image| argmax(scores.hard_row(image).iter().copied().enumerate()))
@@ -94,7 +94,10 @@ const IMAGES_PER_TASK: usize = 64;
 /// and the per-set soft scores (first-partner, top-k means, pair, vocabulary best) are
 /// computed once and shared by every protocol and λ of that set. Rows of one prompt set
 /// should be adjacent (the cache is refilled when the set changes).
-pub fn predict_rows(rows: &[(PromptSet, Protocol)], inputs: ProtocolInputs<'_>) -> Vec<Vec<usize>> {
+pub(crate) fn predict_rows(
+    rows: &[(PromptSet, Protocol)],
+    inputs: ProtocolInputs<'_>,
+) -> Vec<Vec<usize>> {
     let image_count: usize = inputs.scores.image_count();
     let row_count: usize = rows.len();
     if row_count == 0 {
