@@ -1,5 +1,5 @@
 //! The decision rules. Each maps one image's scores and auxiliary top-k L = (L1, L2, …) to a
-//! class; T(x, y) is a soft text "x <relation> y" scored under the row's prompt set.
+//! class; T(x, y) is a soft text `x <relation> y` scored under the row's prompt set.
 //!
 //! * `hard`: argmax over all classes of the hard score.
 //! * `hard-top2`: the better of L1, L2 by hard score.
