@@ -73,6 +73,23 @@ fn csv_documented_layout_parses() {
     assert_eq!(predictions.to_csv_string(), text);
 }
 
+#[test]
+fn a_missing_file_keeps_the_io_error() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("absent.json");
+    let error = AuxPredictions::read(&path).unwrap_err();
+    let AuxError::Io { file, source } = &error else {
+        panic!("expected AuxError::Io, got {error:?}");
+    };
+    assert_eq!(file, &path.display().to_string());
+    // The kind survives, so a caller can tell "not found" from "permission denied".
+    assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+    // The message is the path, then the operating system's text, as before the error kept
+    // its source.
+    assert_eq!(error.to_string(), format!("{}: {source}", path.display()));
+    assert!(std::error::Error::source(&error).is_some());
+}
+
 fn error_text(result: Result<AuxPredictions, AuxError>) -> String {
     result.unwrap_err().to_string()
 }

@@ -12,7 +12,7 @@ use softtext::prompts::PromptConfig;
 use softtext::zeroshot::catalogue::catalogue;
 use softtext::zeroshot::{
     evaluate, mcnemar_exact_p, plan_texts, to_csv, to_json, to_markdown, AuxSource, Bootstrap,
-    ConfusionMatrix, EvalParams, EvalReport, ImageSet, ProtocolKind, TextBank, TextPlan,
+    ConfusionMatrix, EvalParam, EvalParams, EvalReport, ImageSet, ProtocolKind, TextBank, TextPlan,
     ValidEvalParams, ZeroShotError,
 };
 
@@ -583,8 +583,30 @@ fn bad_inputs_are_named() {
         error.to_string(),
         "parameter blend_lambdas[1]: 1.5 is outside [0, 1]"
     );
-    assert!(EvalParams::default().confidence(1.0).check().is_err());
-    assert!(EvalParams::default().self_k(1).check().is_err());
+    // The parameter is typed, so a caller maps it to its own option name without parsing.
+    assert!(matches!(
+        error,
+        ZeroShotError::InvalidParam {
+            param: EvalParam::BlendLambdas,
+            index: Some(1),
+            ..
+        }
+    ));
+    let error = EvalParams::default().confidence(1.0).check().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "parameter confidence: 1 is outside (0, 1)"
+    );
+    let error = EvalParams::default().self_k(1).check().unwrap_err();
+    assert!(matches!(
+        error,
+        ZeroShotError::InvalidParam {
+            param: EvalParam::SelfK,
+            index: None,
+            ..
+        }
+    ));
+    assert_eq!(EvalParam::SelfK.name(), "self_k");
     let ids = vec!["a".to_string(), "a".to_string()];
     let error = ImageSet::new(&[1.0, 1.0], 1, &[0, 0], &ids).unwrap_err();
     assert!(matches!(

@@ -56,15 +56,19 @@ const META_CLASSES: &str = "softtext.classes";
 
 /// What can go wrong reading, validating or writing auxiliary predictions. `file` is the path
 /// as given (or `<memory>`), `location` the row (`line 7`, `predictions[3]`, `row 3`).
-#[derive(Debug, Clone, PartialEq, Error)]
+///
+/// Not `Clone` or `PartialEq`, because [`AuxError::Io`] keeps the [`std::io::Error`] (its
+/// kind and OS code stay available through [`std::error::Error::source`]).
+#[derive(Debug, Error)]
 pub enum AuxError {
     /// The file could not be read or written.
-    #[error("{file}: {message}")]
+    #[error("{file}: {source}")]
     Io {
         /// The file.
         file: String,
-        /// The operating system's message.
-        message: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// An extension other than `.json`, `.csv`, `.safetensors`.
     #[error("{file}: unknown auxiliary-prediction format (use .json, .csv or .safetensors)")]
@@ -257,7 +261,7 @@ pub struct AlignedAux {
 impl AlignedAux {
     /// Rows given directly in image order (for built-in sources and tests); every row must
     /// have `k` distinct entries, `k ≥ 2`.
-    pub fn from_rows(k: usize, topk: Vec<usize>) -> Self {
+    pub(crate) fn from_rows(k: usize, topk: Vec<usize>) -> Self {
         assert!(
             k >= 2 && topk.len() % k == 0,
             "AlignedAux needs k >= 2 and [N, k] rows"
@@ -308,9 +312,9 @@ impl AuxPredictions {
     pub fn read(path: &Path) -> Result<Self, AuxError> {
         let file: String = path.display().to_string();
         let format: FileFormat = FileFormat::of(path)?;
-        let bytes: Vec<u8> = fs::read(path).map_err(|error| AuxError::Io {
+        let bytes: Vec<u8> = fs::read(path).map_err(|source| AuxError::Io {
             file: file.clone(),
-            message: error.to_string(),
+            source,
         })?;
         match format {
             FileFormat::Json | FileFormat::Csv => {
@@ -965,9 +969,9 @@ pub(crate) fn csv_field(value: &str) -> String {
 
 /// Writes `bytes` to `path` with [`crate::artifact::replace_file`] (temporary, sync, rename).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AuxError> {
-    crate::artifact::replace_file(path, bytes).map_err(|error| AuxError::Io {
+    crate::artifact::replace_file(path, bytes).map_err(|source| AuxError::Io {
         file: path.display().to_string(),
-        message: error.to_string(),
+        source,
     })
 }
 

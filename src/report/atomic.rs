@@ -7,7 +7,7 @@ use super::error::{ReportError, Result};
 
 /// Write `bytes` to `path` with [`crate::artifact::replace_file`], creating the folder if
 /// needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::artifact::replace_file(path, bytes).map_err(|e| ReportError::io(path, e))
 }
 

@@ -13,11 +13,15 @@ use super::palette::{sequential, text_on, FRAME, INK, MUTED};
 /// A confusion matrix to draw. `Default` gives an empty 1300x1150 figure.
 #[derive(Clone, Debug)]
 pub struct ConfusionFigure<'a> {
+    /// Heading drawn across the top of the figure.
     pub title: String,
+    /// Smaller second line under the title (e.g. model and split); `None` leaves no gap.
     pub subtitle: Option<String>,
+    /// Class names in label order: the row and column labels.
     pub classes: &'a [String],
     /// `matrix[true_class][predicted_class]` = number of images.
     pub matrix: &'a [Vec<u64>],
+    /// Canvas size in pixels (SVG user units; the PNG has the same size).
     pub size: (u32, u32),
 }
 

@@ -27,19 +27,23 @@ pub struct FigureRef {
     /// `.svg` (inlined), e.g. `figures/joint_hard.png`. A PNG's `.svg` sibling, when
     /// present, is linked from the Markdown.
     pub path: PathBuf,
+    /// Plain text under the figure (escaped for each format).
     pub caption: String,
 }
 
 /// Everything in a run report. Empty sections are left out.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
+    /// The document's top-level heading.
     pub title: String,
     /// (field, value) pairs, e.g. softtext version, model id, data id, split, images.
     pub provenance: Vec<(String, String)>,
     /// Shown in a red banner under the title, e.g. when the model is a random-weight
     /// fixture and the numbers mean nothing.
     pub warning: Option<String>,
+    /// The results table, rendered by [`Table::to_markdown`] and [`Table::to_html`].
     pub table: Table,
+    /// Figures in display order.
     pub figures: Vec<FigureRef>,
     /// The run's configuration as written (TOML or JSON), shown verbatim.
     pub config_text: String,

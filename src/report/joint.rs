@@ -15,7 +15,9 @@ use super::palette::{class_color, mix, FRAME, INK, MUTED};
 /// One image feature in 2-D (e.g. UMAP) coordinates.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ScatterImage {
+    /// Horizontal coordinate (layout units; the axes are fitted to the data).
     pub x: f32,
+    /// Vertical coordinate.
     pub y: f32,
     /// True class, an index into [`JointFigure::classes`].
     pub class: usize,
@@ -24,12 +26,15 @@ pub struct ScatterImage {
 /// One text feature in the same coordinates as the images.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScatterText {
+    /// Horizontal coordinate, in the images' units.
     pub x: f32,
+    /// Vertical coordinate.
     pub y: f32,
     /// Fill colour: the prompt's class, or the subject class x of "x look like a y".
     pub class: usize,
     /// For soft texts, the object class y, drawn as the star's centre.
     pub object_class: Option<usize>,
+    /// The prompt text, e.g. `a photo of a cat.` or `dog look like a cat`.
     pub text: String,
     /// Write `text` next to the star. Texts repeated verbatim are labelled once.
     pub label: bool,
@@ -38,10 +43,15 @@ pub struct ScatterText {
 /// Everything the joint figure shows. `Default` gives an empty 1600x1200 figure.
 #[derive(Clone, Debug)]
 pub struct JointFigure<'a> {
+    /// Heading drawn across the top of the figure.
     pub title: String,
+    /// Smaller second line under the title (e.g. model and split); `None` leaves no gap.
     pub subtitle: Option<String>,
+    /// Class names in label order, shown in the legend; every `class` index must name one.
     pub classes: &'a [String],
+    /// The image points, drawn first (underneath the texts).
     pub images: &'a [ScatterImage],
+    /// The text stars, drawn on top of the images.
     pub texts: &'a [ScatterText],
     /// Canvas size in pixels (SVG user units; the PNG has the same size).
     pub size: (u32, u32),

@@ -21,13 +21,10 @@ mod per_class;
 mod table;
 mod training_curve;
 
-pub use atomic::write_atomic;
 pub use confusion::{draw_confusion, ConfusionFigure};
 pub use document::{figure_stem, write_report, FigureRef, Report, FIGURES_DIR};
 pub use error::{ReportError, Result};
-pub use html::escape as escape_html;
 pub use joint::{draw_joint, mark_labels, JointFigure, ScatterImage, ScatterText};
-pub use markdown::escape as escape_markdown;
 pub use per_class::{draw_per_class, PerClassFigure};
 pub use table::Table;
 pub use training_curve::{draw_training_curve, CurvePoint, TrainingCurveFigure};

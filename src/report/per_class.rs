@@ -12,12 +12,16 @@ use super::palette::{series_color, FRAME, GRID, INK, MUTED};
 /// A grouped bar chart. `Default` gives an empty 1600x900 figure.
 #[derive(Clone, Debug)]
 pub struct PerClassFigure<'a> {
+    /// Heading drawn across the top of the figure.
     pub title: String,
+    /// Smaller second line under the title (e.g. model and split); `None` leaves no gap.
     pub subtitle: Option<String>,
+    /// Class names in label order, one bar group each.
     pub classes: &'a [String],
     /// (series name, accuracy in percent per class). NaN means "no images of this class"
     /// and draws no bar.
     pub series: &'a [(String, Vec<f64>)],
+    /// Canvas size in pixels (SVG user units; the PNG has the same size).
     pub size: (u32, u32),
 }
 

@@ -8,11 +8,14 @@ use super::markdown::escape as md_escape;
 /// empty, and extra cells get an empty header.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
+    /// Column headers, plain text.
     pub headers: Vec<String>,
+    /// Rows of plain-text cells, in display order.
     pub rows: Vec<Vec<String>>,
 }
 
 impl Table {
+    /// A table with these headers and no rows.
     pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Self {
         Table {
             headers: headers.into_iter().map(Into::into).collect(),
@@ -20,10 +23,12 @@ impl Table {
         }
     }
 
+    /// Appends a row; it may be shorter or longer than the header.
     pub fn push_row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
         self.rows.push(cells.into_iter().map(Into::into).collect());
     }
 
+    /// True with neither headers nor rows; the report then leaves the table out.
     pub fn is_empty(&self) -> bool {
         self.headers.is_empty() && self.rows.is_empty()
     }

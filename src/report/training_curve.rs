@@ -29,8 +29,11 @@ pub struct CurvePoint {
 /// Loss and accuracy against the epoch. `Default` gives an empty 1600x700 figure.
 #[derive(Clone, Debug)]
 pub struct TrainingCurveFigure<'a> {
+    /// Heading drawn across the top of the figure.
     pub title: String,
+    /// Smaller second line under the title (e.g. model and split); `None` leaves no gap.
     pub subtitle: Option<String>,
+    /// One point per logged epoch, in epoch order.
     pub points: &'a [CurvePoint],
     /// Canvas size in pixels (SVG user units; the PNG has the same size).
     pub size: (u32, u32),

@@ -16,7 +16,10 @@ pub enum InitFallback {
     /// The fuzzy graph has several connected components; each would collapse to
     /// a point in the Laplacian's eigenvectors. (umap-learn embeds components
     /// separately; we use PCA of the raw data instead.)
-    Disconnected { components: usize },
+    Disconnected {
+        /// Number of connected components of the graph.
+        components: usize,
+    },
     /// The Lanczos iteration broke down or produced non-finite vectors.
     EigenSolveFailed,
     /// The input has (numerically) no variance, so PCA has no directions.
@@ -26,8 +29,11 @@ pub enum InitFallback {
 /// Which initialisation produced the layout the SGD started from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InitReport {
+    /// What [`crate::umap::UmapParams::init`] asked for.
     pub requested: Init,
+    /// What produced the starting layout: `requested` unless a fallback happened.
     pub used: Init,
+    /// Why `used` differs from `requested`; `None` when it does not.
     pub fallback: Option<InitFallback>,
     /// Largest Ritz residual of the spectral solve (umap-learn asks ARPACK for 1e-4).
     pub spectral_residual: Option<f64>,

@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::umap::curve::find_ab_params;
 pub use crate::umap::error::{Result, UmapError};
 pub use crate::umap::init::{InitFallback, InitReport};
-pub use crate::umap::params::{Init, Metric, UmapParams, UmapValidParams};
+pub use crate::umap::params::{Init, Metric, UmapParam, UmapParams, UmapValidParams};
 pub use crate::umap::quality::trustworthiness;
 
 use crate::umap::fuzzy::fuzzy_simplicial_set;
@@ -68,10 +68,14 @@ pub struct UmapEmbedding {
     pub params: UmapValidParams,
     /// Neighbourhood size actually used (counting the point itself).
     pub n_neighbors_used: usize,
+    /// SGD epochs run ([`UmapValidParams::epochs_for`] when `params.n_epochs` is `None`).
     pub n_epochs_used: usize,
-    /// Fitted curve `1 / (1 + a d^(2b))`.
+    /// `a` of the fitted low-dimensional curve `1 / (1 + a d^(2b))`
+    /// ([`find_ab_params`] of `spread` and `min_dist`).
     pub a: f32,
+    /// `b` of the same curve.
     pub b: f32,
+    /// The initialisation requested and the one used, with the reason for any fallback.
     pub init: InitReport,
     /// Directed edges (each undirected edge counted twice) the SGD sampled from.
     pub n_edges: usize,
@@ -281,7 +285,7 @@ mod tests {
     #[test]
     fn invalid_params_are_rejected_before_fitting() {
         let err = |p: UmapParams| match p.check() {
-            Err(UmapError::InvalidParam { name, .. }) => name,
+            Err(UmapError::InvalidParam { param, .. }) => param.name(),
             other => panic!("expected InvalidParam, got {other:?}"),
         };
         assert_eq!(err(UmapParams::new().n_neighbors(1)), "n_neighbors");
@@ -304,6 +308,16 @@ mod tests {
             (15, Metric::Cosine, 42, Init::Spectral)
         );
         assert_eq!((p.epochs_for(10_000), p.epochs_for(10_001)), (500, 200));
+    }
+
+    #[test]
+    fn invalid_param_message_names_the_field() {
+        // Callers print this text as is; the typed `param` must not change it.
+        let error = UmapParams::new().n_epochs(Some(0)).check().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid parameter `n_epochs`: must be >= 1 (or None for the default)"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub enum Metric {
     /// `1 - cos(x, y)`, the metric CLIP embeddings are compared with.
     #[default]
     Cosine,
+    /// Straight-line distance `|x - y|`.
     Euclidean,
 }
 
@@ -24,6 +25,41 @@ pub enum Init {
     Pca,
     /// Uniform in `[-10, 10]^2`.
     Random,
+}
+
+/// A hyper-parameter that [`UmapParams::check`] validates, carried by
+/// [`UmapError::InvalidParam`] so a caller can map it to its own option name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UmapParam {
+    /// [`UmapParams::n_neighbors`]: at least 2.
+    NNeighbors,
+    /// [`UmapParams::min_dist`]: in `[0, spread]`.
+    MinDist,
+    /// [`UmapParams::spread`]: finite and positive.
+    Spread,
+    /// [`UmapParams::n_epochs`]: at least 1 when given.
+    NEpochs,
+    /// [`UmapParams::negative_sample_rate`]: at least 1.
+    NegativeSampleRate,
+    /// [`UmapParams::learning_rate`]: finite and positive.
+    LearningRate,
+    /// [`UmapParams::set_op_mix_ratio`]: in `[0, 1]`.
+    SetOpMixRatio,
+}
+
+impl UmapParam {
+    /// The field name, spelt as umap-learn's keyword argument (`n_epochs`).
+    pub fn name(self) -> &'static str {
+        match self {
+            UmapParam::NNeighbors => "n_neighbors",
+            UmapParam::MinDist => "min_dist",
+            UmapParam::Spread => "spread",
+            UmapParam::NEpochs => "n_epochs",
+            UmapParam::NegativeSampleRate => "negative_sample_rate",
+            UmapParam::LearningRate => "learning_rate",
+            UmapParam::SetOpMixRatio => "set_op_mix_ratio",
+        }
+    }
 }
 
 /// Validated hyper-parameters; only [`UmapParams::check`] creates one.
@@ -46,30 +82,41 @@ impl UmapValidParams {
     pub fn n_neighbors(&self) -> usize {
         self.n_neighbors
     }
+    /// Smallest distance between embedded points, in layout units; see
+    /// [`UmapParams::min_dist`].
     pub fn min_dist(&self) -> f32 {
         self.min_dist
     }
+    /// Scale of the embedded points; see [`UmapParams::spread`].
     pub fn spread(&self) -> f32 {
         self.spread
     }
+    /// SGD epochs as set; `None` means [`UmapValidParams::epochs_for`] decides.
     pub fn n_epochs(&self) -> Option<usize> {
         self.n_epochs
     }
+    /// Distance of the high-dimensional kNN graph.
     pub fn metric(&self) -> Metric {
         self.metric
     }
+    /// Seed of every random draw (initialisation, jitter, negative samples).
     pub fn seed(&self) -> u64 {
         self.seed
     }
+    /// Negative samples drawn per positive edge sample in the SGD.
     pub fn negative_sample_rate(&self) -> usize {
         self.negative_sample_rate
     }
+    /// Initial SGD step size; it decays linearly to 0 over the epochs.
     pub fn learning_rate(&self) -> f32 {
         self.learning_rate
     }
+    /// Weight of the fuzzy union against the fuzzy intersection when the kNN graph is
+    /// symmetrised; see [`UmapParams::set_op_mix_ratio`].
     pub fn set_op_mix_ratio(&self) -> f32 {
         self.set_op_mix_ratio
     }
+    /// The requested initialisation (the one used is in [`crate::umap::InitReport`]).
     pub fn init(&self) -> Init {
         self.init
     }
@@ -93,6 +140,9 @@ impl UmapValidParams {
 pub struct UmapParams(UmapValidParams);
 
 impl Default for UmapParams {
+    /// umap-learn 0.5's defaults (15 neighbours, `min_dist` 0.1, `spread` 1, cosine metric,
+    /// spectral initialisation, 5 negative samples, learning rate 1, pure fuzzy union) with
+    /// seed 42 and the epoch count left to [`UmapValidParams::epochs_for`].
     fn default() -> Self {
         Self(UmapValidParams {
             n_neighbors: 15,
@@ -110,46 +160,61 @@ impl Default for UmapParams {
 }
 
 impl UmapParams {
+    /// The defaults (see [`UmapParams::default`]).
     pub fn new() -> Self {
         Self::default()
     }
+    /// Neighbourhood size, counting the point itself; at least 2 (default 15). Larger
+    /// values favour global structure over local detail.
     pub fn n_neighbors(mut self, n_neighbors: usize) -> Self {
         self.0.n_neighbors = n_neighbors;
         self
     }
+    /// Smallest distance between embedded points, in `[0, spread]` (default 0.1); small
+    /// values pack clusters tightly.
     pub fn min_dist(mut self, min_dist: f32) -> Self {
         self.0.min_dist = min_dist;
         self
     }
+    /// Scale of the embedded points, finite and > 0 (default 1); with `min_dist` it fixes
+    /// the curve fitted by [`crate::umap::find_ab_params`].
     pub fn spread(mut self, spread: f32) -> Self {
         self.0.spread = spread;
         self
     }
+    /// SGD epochs, at least 1; `None` (the default) takes umap-learn's count from
+    /// [`UmapValidParams::epochs_for`].
     pub fn n_epochs(mut self, n_epochs: Option<usize>) -> Self {
         self.0.n_epochs = n_epochs;
         self
     }
+    /// Distance of the high-dimensional kNN graph (default cosine).
     pub fn metric(mut self, metric: Metric) -> Self {
         self.0.metric = metric;
         self
     }
+    /// Seed of every random draw (default 42); the same seed gives the same layout.
     pub fn seed(mut self, seed: u64) -> Self {
         self.0.seed = seed;
         self
     }
+    /// Negative samples per positive edge sample, at least 1 (default 5).
     pub fn negative_sample_rate(mut self, rate: usize) -> Self {
         self.0.negative_sample_rate = rate;
         self
     }
+    /// Initial SGD step size, finite and > 0 (default 1); it decays linearly to 0.
     pub fn learning_rate(mut self, learning_rate: f32) -> Self {
         self.0.learning_rate = learning_rate;
         self
     }
-    /// 1.0 is the pure fuzzy union, 0.0 the pure fuzzy intersection.
+    /// How the directed kNN memberships are symmetrised, in `[0, 1]` (default 1): 1.0 is
+    /// the pure fuzzy union, 0.0 the pure fuzzy intersection.
     pub fn set_op_mix_ratio(mut self, ratio: f32) -> Self {
         self.0.set_op_mix_ratio = ratio;
         self
     }
+    /// How the layout is seeded before the SGD (default spectral).
     pub fn init(mut self, init: Init) -> Self {
         self.0.init = init;
         self
@@ -158,46 +223,50 @@ impl UmapParams {
     /// Validates without consuming the builder.
     pub fn check_ref(&self) -> Result<&UmapValidParams> {
         let p = &self.0;
-        let bad = |name, reason: String| Err(UmapError::InvalidParam { name, reason });
+        let bad = |param, reason: String| Err(UmapError::InvalidParam { param, reason });
         if p.n_neighbors < 2 {
             return bad(
-                "n_neighbors",
+                UmapParam::NNeighbors,
                 format!("must be >= 2, got {}", p.n_neighbors),
             );
         }
         if !(p.spread.is_finite() && p.spread > 0.0) {
             return bad(
-                "spread",
+                UmapParam::Spread,
                 format!("must be finite and > 0, got {}", p.spread),
             );
         }
         if !(p.min_dist.is_finite() && p.min_dist >= 0.0 && p.min_dist <= p.spread) {
             return bad(
-                "min_dist",
+                UmapParam::MinDist,
                 format!("must be in [0, spread = {}], got {}", p.spread, p.min_dist),
             );
         }
         if p.n_epochs == Some(0) {
-            return bad("n_epochs", "must be >= 1 (or None for the default)".into());
+            return bad(
+                UmapParam::NEpochs,
+                "must be >= 1 (or None for the default)".into(),
+            );
         }
         if p.negative_sample_rate == 0 {
-            return bad("negative_sample_rate", "must be >= 1".into());
+            return bad(UmapParam::NegativeSampleRate, "must be >= 1".into());
         }
         if !(p.learning_rate.is_finite() && p.learning_rate > 0.0) {
             return bad(
-                "learning_rate",
+                UmapParam::LearningRate,
                 format!("must be finite and > 0, got {}", p.learning_rate),
             );
         }
         if !(0.0..=1.0).contains(&p.set_op_mix_ratio) {
             return bad(
-                "set_op_mix_ratio",
+                UmapParam::SetOpMixRatio,
                 format!("must be in [0, 1], got {}", p.set_op_mix_ratio),
             );
         }
         Ok(p)
     }
 
+    /// Validates and unwraps; the error names the first parameter out of range.
     pub fn check(self) -> Result<UmapValidParams> {
         self.check_ref()?;
         Ok(self.0)

@@ -9,27 +9,39 @@ use serde::{Deserialize, Serialize};
 use super::{EvalReport, TextBank};
 use crate::prompts::PromptConfig;
 
+/// One encoded text and what it stands for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextEntry {
+    /// The text as encoded, e.g. `a photo of a cat.` or `dog look like a cat`.
     pub text: String,
     /// `hard` or a relation name.
     pub set: String,
-    /// The class the text is about (`x` of a soft text).
+    /// The class the text is about (`x` of a soft text), an index into
+    /// [`TextCatalogue::classes`].
     pub subject: usize,
     /// The class a soft text relates it to (`y`).
     pub object: Option<usize>,
 }
 
+/// How many images the auxiliary source gave one ordered (top-1, top-2) pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairCount {
+    /// The top-1 class (the subject `x` of the pair's soft texts).
     pub subject: usize,
+    /// The top-2 class (the object `y`).
     pub object: usize,
+    /// Number of evaluated images with this (top-1, top-2); at least 1.
     pub images: usize,
 }
 
+/// The contents of `texts.json`: every text in the bank that the prompt configuration
+/// produces, and the auxiliary pairs over the evaluated images.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextCatalogue {
+    /// Class names in label order; `subject` and `object` index into it.
     pub classes: Vec<String>,
+    /// Hard texts (class-major), then soft texts in vocabulary order; texts the bank lacks
+    /// are left out.
     pub texts: Vec<TextEntry>,
     /// (top-1, top-2) pairs of the auxiliary source over the evaluated images, most
     /// frequent first: the soft texts the study actually produces (the paper's Figure 4).

@@ -5,15 +5,21 @@ use thiserror::Error;
 
 use crate::auxiliary::predictions::AuxError;
 use crate::prompts::PromptError;
+use crate::zeroshot::params::EvalParam;
 
 /// Everything that can go wrong planning texts or evaluating protocols.
-#[derive(Debug, Clone, PartialEq, Error)]
+///
+/// Not `Clone` or `PartialEq`: [`ZeroShotError::Aux`] can carry an [`std::io::Error`].
+#[derive(Debug, Error)]
 pub enum ZeroShotError {
-    /// An evaluation parameter outside its allowed range.
-    #[error("parameter {name}: {message}")]
+    /// An evaluation parameter outside its allowed range, e.g.
+    /// `parameter blend_lambdas[3]: 1.5 is outside [0, 1]`.
+    #[error("parameter {}{}: {message}", param.name(), index_suffix(*index))]
     InvalidParam {
-        /// The parameter, e.g. `blend_lambdas[3]`.
-        name: String,
+        /// The parameter; [`EvalParam::name`] is its field name.
+        param: EvalParam,
+        /// The element at fault, for list parameters (`blend_lambdas`).
+        index: Option<usize>,
         /// What is wrong.
         message: String,
     },
@@ -95,4 +101,9 @@ pub enum ZeroShotError {
     /// Fewer than 2 classes: soft texts relate two classes.
     #[error("evaluation needs at least 2 classes (soft texts relate two), the class list has {0}")]
     TooFewClasses(usize),
+}
+
+/// `[i]` after a list parameter's name, nothing for a scalar one.
+fn index_suffix(index: Option<usize>) -> String {
+    index.map(|index| format!("[{index}]")).unwrap_or_default()
 }

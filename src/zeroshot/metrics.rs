@@ -243,7 +243,7 @@ impl Bootstrap {
 
 /// Quantile `q` ∈ [0, 1] of ascending `sorted`, interpolating linearly between order
 /// statistics at position q·(n − 1).
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     match sorted.len() {
         0 => f64::NAN,
         1 => sorted[0],

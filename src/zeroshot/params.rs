@@ -79,6 +79,30 @@ impl ProtocolKind {
     }
 }
 
+/// A setting of [`EvalParams`] that [`EvalParams::check`] validates, carried by
+/// [`ZeroShotError::InvalidParam`] so a caller can map it to its own option name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EvalParam {
+    /// [`EvalParams::blend_lambdas`]: each in [0, 1], no repeats, non-empty when a blend
+    /// protocol runs.
+    BlendLambdas,
+    /// [`EvalParams::confidence`]: in (0, 1).
+    Confidence,
+    /// [`EvalParams::self_k`]: at least 2.
+    SelfK,
+}
+
+impl EvalParam {
+    /// The field name, e.g. `blend_lambdas`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvalParam::BlendLambdas => "blend_lambdas",
+            EvalParam::Confidence => "confidence",
+            EvalParam::SelfK => "self_k",
+        }
+    }
+}
+
 /// Evaluation settings as the caller gives them; [`EvalParams::check`] validates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalParams {
@@ -153,11 +177,17 @@ impl EvalParams {
 
     /// Validates every setting; errors name the parameter.
     pub fn check(self) -> Result<ValidEvalParams, ZeroShotError> {
-        let invalid = |name: String, message: String| ZeroShotError::InvalidParam { name, message };
+        let invalid =
+            |param: EvalParam, index: Option<usize>, message: String| ZeroShotError::InvalidParam {
+                param,
+                index,
+                message,
+            };
         for (index, &lambda) in self.blend_lambdas.iter().enumerate() {
             if !(0.0..=1.0).contains(&lambda) {
                 return Err(invalid(
-                    format!("blend_lambdas[{index}]"),
+                    EvalParam::BlendLambdas,
+                    Some(index),
                     format!("{lambda} is outside [0, 1]"),
                 ));
             }
@@ -166,7 +196,8 @@ impl EvalParams {
                 .position(|&l| l == lambda)
             {
                 return Err(invalid(
-                    format!("blend_lambdas[{index}]"),
+                    EvalParam::BlendLambdas,
+                    Some(index),
                     format!("{lambda} repeats blend_lambdas[{first}]"),
                 ));
             }
@@ -177,19 +208,22 @@ impl EvalParams {
             .any(|kind| matches!(kind, ProtocolKind::BlendAll | ProtocolKind::BlendPair));
         if blends && self.blend_lambdas.is_empty() {
             return Err(invalid(
-                "blend_lambdas".to_string(),
+                EvalParam::BlendLambdas,
+                None,
                 "empty, but a blend protocol is enabled".to_string(),
             ));
         }
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
             return Err(invalid(
-                "confidence".to_string(),
+                EvalParam::Confidence,
+                None,
                 format!("{} is outside (0, 1)", self.confidence),
             ));
         }
         if self.self_k < 2 {
             return Err(invalid(
-                "self_k".to_string(),
+                EvalParam::SelfK,
+                None,
                 format!("{} is below 2 (soft texts need a top-2)", self.self_k),
             ));
         }

@@ -1,5 +1,5 @@
 //! The decision rules. Each maps one image's scores and auxiliary top-k L = (L1, L2, …) to a
-//! class; T(x, y) is a soft text "x <relation> y" scored under the row's prompt set.
+//! class; T(x, y) is a soft text `x <relation> y` scored under the row's prompt set.
 //!
 //! * `hard`: argmax over all classes of the hard score.
 //! * `hard-top2`: the better of L1, L2 by hard score.
@@ -71,7 +71,7 @@ pub struct ProtocolInputs<'a> {
 
 /// `hard` predictions for every image; needs no auxiliary predictions (the built-in sources
 /// are derived from them).
-pub fn predict_hard(scores: &Scores<'_>) -> Vec<usize> {
+pub(crate) fn predict_hard(scores: &Scores<'_>) -> Vec<usize> {
     (0..scores.image_count())
         .into_par_iter()
         .map(|image| argmax(scores.hard_row(image).iter().copied().enumerate()))
@@ -94,7 +94,10 @@ const IMAGES_PER_TASK: usize = 64;
 /// and the per-set soft scores (first-partner, top-k means, pair, vocabulary best) are
 /// computed once and shared by every protocol and λ of that set. Rows of one prompt set
 /// should be adjacent (the cache is refilled when the set changes).
-pub fn predict_rows(rows: &[(PromptSet, Protocol)], inputs: ProtocolInputs<'_>) -> Vec<Vec<usize>> {
+pub(crate) fn predict_rows(
+    rows: &[(PromptSet, Protocol)],
+    inputs: ProtocolInputs<'_>,
+) -> Vec<Vec<usize>> {
     let image_count: usize = inputs.scores.image_count();
     let row_count: usize = rows.len();
     if row_count == 0 {

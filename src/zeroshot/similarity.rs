@@ -3,9 +3,9 @@
 //! paid once.
 //!
 //! The kernel is a register-blocked product: texts are packed into panels of
-//! [`PANEL_WIDTH`] columns stored `[D][PANEL_WIDTH]`, and each task computes a
-//! [`TILE_ROWS`] × [`PANEL_WIDTH`] tile with all accumulators in registers, so each loaded
-//! text value feeds [`TILE_ROWS`] multiply-adds. On x86-64 with AVX2 and FMA (detected at run
+//! `PANEL_WIDTH` (16) columns stored `[D][PANEL_WIDTH]`, and each task computes a
+//! `TILE_ROWS` (6) × `PANEL_WIDTH` tile with all accumulators in registers, so each loaded
+//! text value feeds `TILE_ROWS` multiply-adds. On x86-64 with AVX2 and FMA (detected at run
 //! time) the same code is compiled with fused multiply-adds; elsewhere with plain mul + add.
 //!
 //! Determinism: each entry is one fixed-order sum over D, whatever the thread count. Results
@@ -14,9 +14,9 @@
 use rayon::prelude::*;
 
 /// Texts per packed panel (two AVX2 vectors).
-pub const PANEL_WIDTH: usize = 16;
+pub(crate) const PANEL_WIDTH: usize = 16;
 /// Images per register tile.
-pub const TILE_ROWS: usize = 6;
+pub(crate) const TILE_ROWS: usize = 6;
 /// Images per parallel task: enough work to amortise task overhead, small enough to balance.
 const ROWS_PER_TASK: usize = TILE_ROWS * 8;
 

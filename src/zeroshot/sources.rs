@@ -47,7 +47,7 @@ impl AuxSource {
 }
 
 /// The `self` source: the top-`k` classes of each row of `hard_scores` (`[N, C]`).
-pub fn self_ranking(hard_scores: &[f32], class_count: usize, k: usize) -> AlignedAux {
+pub(crate) fn self_ranking(hard_scores: &[f32], class_count: usize, k: usize) -> AlignedAux {
     let k: usize = k.min(class_count);
     let mut topk: Vec<usize> = Vec::with_capacity(hard_scores.len() / class_count * k);
     let mut order: Vec<usize> = Vec::with_capacity(class_count);
@@ -62,7 +62,7 @@ pub fn self_ranking(hard_scores: &[f32], class_count: usize, k: usize) -> Aligne
 }
 
 /// The `oracle` source: per image (label, confused(label)).
-pub fn oracle(
+pub(crate) fn oracle(
     hard_scores: &[f32],
     hard_confusion: &ConfusionMatrix,
     labels: &[usize],
