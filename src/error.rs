@@ -19,25 +19,35 @@ pub enum Error {
     /// A file could not be read or written.
     #[error(transparent)]
     Io(#[from] FileError),
+    /// CLIP: checkpoint files, tokenizer, preprocessing, the encoders, the device.
     #[error(transparent)]
     Clip(#[from] crate::clip::ClipError),
+    /// Datasets: a missing, truncated or malformed folder, archive or record.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    /// Embedding files and batched encoding.
     #[error(transparent)]
     Embeddings(#[from] crate::embeddings::EmbeddingsError),
+    /// The auxiliary classifier: parameters, checkpoints, training and prediction.
     #[error(transparent)]
     Classifier(#[from] crate::auxiliary::classifier::ClassifierError),
+    /// Fetching checkpoints and datasets (the `download` feature).
     #[cfg(feature = "download")]
     #[error(transparent)]
     Download(#[from] crate::download::DownloadError),
+    /// Prompt configurations and rendered texts.
     #[error(transparent)]
     Prompt(#[from] crate::prompts::PromptError),
+    /// The zero-shot engine: parameters, text plans, embeddings that do not fit.
     #[error(transparent)]
     ZeroShot(#[from] crate::zeroshot::ZeroShotError),
+    /// Auxiliary prediction files: format, ids, classes, scores.
     #[error(transparent)]
     Aux(#[from] crate::auxiliary::predictions::AuxError),
+    /// UMAP parameters and inputs.
     #[error(transparent)]
     Umap(#[from] crate::umap::UmapError),
+    /// Figures and report documents.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
     /// The study layer: its configuration, inputs and output folders.
