@@ -79,15 +79,25 @@ impl ProtocolKind {
     }
 }
 
-/// A setting of [`EvalParams`] that [`EvalParams::check`] validates, carried by
-/// [`ZeroShotError::InvalidParam`] so a caller can map it to its own option name.
+/// A setting of [`EvalParams`], carried by [`ZeroShotError::InvalidParam`] so a caller can
+/// map it to its own option name. One variant per setting; [`EvalParams::check`] rejects
+/// values of `BlendLambdas`, `Confidence` and `SelfK`, and today accepts every value of the
+/// others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EvalParam {
+    /// [`EvalParams::protocols`].
+    Protocols,
+    /// [`EvalParams::relations_mean`].
+    RelationsMean,
     /// [`EvalParams::blend_lambdas`]: each in [0, 1], no repeats, non-empty when a blend
     /// protocol runs.
     BlendLambdas,
+    /// [`EvalParams::bootstrap_resamples`].
+    BootstrapResamples,
     /// [`EvalParams::confidence`]: in (0, 1).
     Confidence,
+    /// [`EvalParams::seed`].
+    Seed,
     /// [`EvalParams::self_k`]: at least 2.
     SelfK,
 }
@@ -96,8 +106,12 @@ impl EvalParam {
     /// The field name, e.g. `blend_lambdas`.
     pub fn name(self) -> &'static str {
         match self {
+            EvalParam::Protocols => "protocols",
+            EvalParam::RelationsMean => "relations_mean",
             EvalParam::BlendLambdas => "blend_lambdas",
+            EvalParam::BootstrapResamples => "bootstrap_resamples",
             EvalParam::Confidence => "confidence",
+            EvalParam::Seed => "seed",
             EvalParam::SelfK => "self_k",
         }
     }
