@@ -41,10 +41,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outcome = evaluate(&evaluation, out, &Silent)?;
 
     for relation in &outcome.report.relations {
-        let row = outcome.report.row(relation, "pair").expect("every relation has a pair row");
+        let row = outcome
+            .report
+            .row(relation, "pair")
+            .expect("every relation has a pair row");
         println!("{relation:>12} / pair: {:.2} %", 100.0 * row.accuracy);
     }
-    println!("soft texts, e.g. {:?}", outcome.texts.ids.iter().find(|t| t.contains("mistaken")));
+    println!(
+        "soft texts, e.g. {:?}",
+        outcome.texts.ids.iter().find(|t| t.contains("mistaken"))
+    );
     println!("table: {}", out.join("table.md").display());
     Ok(())
 }

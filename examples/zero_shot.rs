@@ -24,14 +24,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [images, model] => (Embeddings::load(images.as_ref())?, model.clone()),
         [] => {
             let model = "fixtures/clip-tiny".to_string();
-            let encoding =
-                ImageEncoding::new(ClipSpec::cpu(&model), "folder:fixtures/cifar10-sample".parse()?);
+            let encoding = ImageEncoding::new(
+                ClipSpec::cpu(&model),
+                "folder:fixtures/cifar10-sample".parse()?,
+            );
             let out = std::env::temp_dir().join("softtext-zero-shot-example.safetensors");
             (encode_images(&encoding, &out, &Silent)?.embeddings, model)
         }
         _ => return Err("usage: zero_shot [IMAGES.safetensors CLIP]".into()),
     };
-    let clip = Clip::load(&ClipFiles::resolve(&model)?, DeviceKind::Cpu, Precision::F32)?;
+    let clip = Clip::load(
+        &ClipFiles::resolve(&model)?,
+        DeviceKind::Cpu,
+        Precision::F32,
+    )?;
 
     // The paper's prompts; the auxiliary top-2 of each image from CLIP's own hard ranking.
     let prompts = prompt_config(PromptConfigFile::default(), &images.classes)?;
@@ -41,7 +47,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let texts = encode_texts(&clip, plan.texts(), Overflow::Error, 256, &Silent)?;
     let bank = TextBank::new(plan.texts().to_vec(), texts, clip.dim())?;
 
-    let labels: Vec<usize> = images.labels.iter().flatten().map(|&l| l as usize).collect();
+    let labels: Vec<usize> = images
+        .labels
+        .iter()
+        .flatten()
+        .map(|&l| l as usize)
+        .collect();
     let image_set = ImageSet::new(&images.data, images.dim, &labels, &images.ids)?;
     let report = evaluate(&params, &prompts, &image_set, &aux, &bank)?;
 

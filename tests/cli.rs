@@ -12,6 +12,8 @@ fn root() -> PathBuf {
 
 fn softtext(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_softtext"))
+        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
+        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
         .args(args)
         .current_dir(root())
         .env("HF_HOME", root().join("target/no-hf-home"))
@@ -434,6 +436,8 @@ fn closed_stdout_pipe_ends_without_a_panic() {
     use std::process::Stdio;
     let words: Vec<String> = (0..20_000).map(|i| format!("word{i}")).collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
+        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
         .arg("tokenize")
         .args(&words)
         .current_dir(root())

@@ -16,6 +16,8 @@ fn root() -> PathBuf {
 
 fn softtext(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
+        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
         .args(args)
         .arg("--quiet")
         .current_dir(root())

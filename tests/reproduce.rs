@@ -12,6 +12,8 @@ fn root() -> PathBuf {
 fn reproduce(config: &std::path::Path, out: &std::path::Path) -> (String, f64) {
     let started = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
+        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
         .args(["reproduce", "--offline", "--config"])
         .arg(config)
         .arg("--out")
@@ -51,6 +53,8 @@ fn epochs_logged(out: &std::path::Path) -> usize {
 /// during its second epoch, long before the tenth.
 fn start_and_kill_during_training(config: &std::path::Path, out: &std::path::Path) -> usize {
     let mut child = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
+        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
         .args(["reproduce", "--offline", "--quiet", "--config"])
         .arg(config)
         .arg("--out")
@@ -216,6 +220,8 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     // predictions and everything after them, though the training stage stays up to date.
     let other = dir.path().join("other-seed");
     let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
+        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
         .args([
             "aux",
             "train",
@@ -265,6 +271,8 @@ fn bad_configs_are_refused_before_any_work() {
     let run = |text: &str| {
         std::fs::write(&config, text).unwrap();
         let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
+            // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
+            .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
             .args(["reproduce", "--offline", "--quiet", "--config"])
             .arg(&config)
             .arg("--out")
@@ -365,6 +373,8 @@ fn paper_config_offline_names_everything_missing_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("paper");
     let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
+        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
+        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
         .args([
             "reproduce",
             "--offline",

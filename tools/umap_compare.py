@@ -5,7 +5,7 @@ A features file is softtext's embedding format: a safetensors file with an
 `embeddings` tensor [N, D] f32 and optionally `labels` [N] i64.
 
 For each dataset this runs
-  * the Rust dev binary `umap_features` (writes coords + its own fit wall time),
+  * the Rust dev binary `dev_umap_features` (writes coords + its own fit wall time),
   * umap-learn in a fresh Python process, fitting twice: the first fit pays
     numba's JIT compilation ("cold"), the second does not ("warm"),
 and prints trustworthiness (sklearn, k=15) of both layouts, wall times and,
@@ -17,7 +17,7 @@ synthetic 10-class 10,000 x 768 unit-sphere set (generated and saved to
 when that file exists.
 
 Usage:
-  cargo build --release --example umap_features
+  cargo build --release --example dev_umap_features
   /work/venv/bin/python tools/umap_compare.py [--features F] [--seed 42]
 """
 import argparse
@@ -148,12 +148,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--features", action="append", help="safetensors features file (repeatable)")
     ap.add_argument("--synthetic-out", default=os.path.join(ROOT, "out", "synthetic-10k.safetensors"))
-    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "examples", "umap_features"))
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "examples", "dev_umap_features"))
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--trust-metric", default="cosine", choices=["cosine", "euclidean"])
     args = ap.parse_args()
     if not os.path.exists(args.bin):
-        sys.exit(f"{args.bin} missing: run `cargo build --release --example umap_features`")
+        sys.exit(f"{args.bin} missing: run `cargo build --release --example dev_umap_features`")
     files = args.features
     if not files:
         if not os.path.exists(args.synthetic_out):

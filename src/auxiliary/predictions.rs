@@ -820,16 +820,30 @@ enum FileFormat {
 }
 
 impl FileFormat {
+    /// Every format with its file extension: the one list the readers, writers and the
+    /// study's source parser share.
+    const BY_EXTENSION: [(&'static str, FileFormat); 3] = [
+        ("json", FileFormat::Json),
+        ("csv", FileFormat::Csv),
+        ("safetensors", FileFormat::Safetensors),
+    ];
+
     fn of(path: &Path) -> Result<Self, AuxError> {
-        match path.extension().and_then(|ext| ext.to_str()) {
-            Some("json") => Ok(FileFormat::Json),
-            Some("csv") => Ok(FileFormat::Csv),
-            Some("safetensors") => Ok(FileFormat::Safetensors),
-            _ => Err(AuxError::UnknownFormat {
+        let extension = path.extension().and_then(|ext| ext.to_str());
+        Self::BY_EXTENSION
+            .iter()
+            .find(|(name, _)| Some(*name) == extension)
+            .map(|&(_, format)| format)
+            .ok_or_else(|| AuxError::UnknownFormat {
                 file: path.display().to_string(),
-            }),
-        }
+            })
     }
+}
+
+/// Whether `path` names an auxiliary prediction file by its extension (`.json`, `.csv` or
+/// `.safetensors`).
+pub fn is_prediction_file(path: &Path) -> bool {
+    FileFormat::of(path).is_ok()
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,9 @@ use clap::Args;
 use softtext::clip::{DeviceKind, Overflow, Precision};
 use softtext::data::{DataSpec, Split};
 use softtext::observe::Observer;
-use softtext::study::{defaults, encode_images, encode_texts, ClipSpec, ImageEncoding, StudyError, TextEncoding};
+use softtext::study::{
+    defaults, encode_images, encode_texts, ClipSpec, ImageEncoding, StudyError, TextEncoding,
+};
 use softtext::Result;
 
 use super::at_least_one;

@@ -6,9 +6,7 @@ use clap::Args;
 use softtext::clip::{DeviceKind, Precision};
 use softtext::observe::Observer;
 use softtext::prompts::{HardConfig, PromptConfigFile};
-use softtext::study::{
-    evaluate, read_prompt_file, AuxSpec, EvalSettings, Evaluation, StudyError,
-};
+use softtext::study::{evaluate, read_prompt_file, AuxSpec, EvalSettings, Evaluation, StudyError};
 use softtext::zeroshot::{to_markdown, ProtocolKind};
 use softtext::Result;
 

@@ -96,6 +96,9 @@ fn error_line(e: &softtext::Error) -> String {
             let flag = match param {
                 EvalParam::BlendLambdas => "--lambdas",
                 EvalParam::SelfK => "--self-k",
+                EvalParam::BootstrapResamples => "--bootstrap",
+                EvalParam::Protocols => "--protocols",
+                EvalParam::Seed => "--seed",
                 _ => return e.to_string(),
             };
             // "--lambdas (blend_lambdas[0]): 1.5 is outside [0, 1]"

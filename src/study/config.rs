@@ -146,22 +146,18 @@ pub enum AuxSpec {
     File(PathBuf),
 }
 
-/// The extensions of auxiliary prediction files, in the order messages list them.
-pub const AUX_FILE_EXTENSIONS: [&str; 3] = ["json", "csv", "safetensors"];
-
 impl AuxSpec {
-    /// Whether `path` names a prediction file by its extension.
+    /// Whether `path` names a prediction file by its extension (`.json`, `.csv` or
+    /// `.safetensors`).
     pub fn is_prediction_file(path: &Path) -> bool {
-        path.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| AUX_FILE_EXTENSIONS.contains(&e))
+        crate::auxiliary::predictions::is_prediction_file(path)
     }
 }
 
 impl std::str::FromStr for AuxSpec {
     type Err = StudyError;
 
-    /// `train`, `self`, `oracle`, or a path ending in one of [`AUX_FILE_EXTENSIONS`].
+    /// `train`, `self`, `oracle`, or a path ending in `.json`, `.csv` or `.safetensors`.
     fn from_str(text: &str) -> Result<Self, StudyError> {
         Ok(match text {
             "train" => AuxSpec::Train,
@@ -462,7 +458,9 @@ impl StudyConfig {
     /// The settings that depend on each other, checked before any work.
     pub fn check(&self) -> Result<(), StudyError> {
         let aux = &self.auxiliary;
-        if !aux.trains() && (aux.train.is_some() || aux.train_data.is_some() || aux.test_data.is_some()) {
+        if !aux.trains()
+            && (aux.train.is_some() || aux.train_data.is_some() || aux.test_data.is_some())
+        {
             return Err(StudyError::Config(format!(
                 "[auxiliary]: train, train_data and test_data are only read with source = \"train\", not {:?}",
                 aux.source.to_string()

@@ -9,7 +9,9 @@ use super::config::defaults;
 use super::error::StudyError;
 use crate::clip::{Clip, ClipFiles, DeviceKind, LazyClip, Overflow, Precision};
 use crate::data::{DataSpec, Dataset, Split};
-use crate::embeddings::encode::{encode_dataset, encode_texts as encode_text_list, image_cache_key};
+use crate::embeddings::encode::{
+    encode_dataset, encode_texts as encode_text_list, image_cache_key,
+};
 use crate::embeddings::{Embeddings, Kind};
 use crate::error::Result;
 use crate::observe::Observer;

@@ -330,12 +330,10 @@ pub fn read_eval(dir: &Path) -> Result<EvalFolder> {
         })
     };
     let (table, texts) = (read("table.json")?, read("texts.json")?);
-    let report: EvalReport = serde_json::from_str(&table).map_err(|e| {
-        StudyError::Input(format!("{}: {e}", dir.join("table.json").display()))
-    })?;
-    let catalogue: TextCatalogue = serde_json::from_str(&texts).map_err(|e| {
-        StudyError::Input(format!("{}: {e}", dir.join("texts.json").display()))
-    })?;
+    let report: EvalReport = serde_json::from_str(&table)
+        .map_err(|e| StudyError::Input(format!("{}: {e}", dir.join("table.json").display())))?;
+    let catalogue: TextCatalogue = serde_json::from_str(&texts)
+        .map_err(|e| StudyError::Input(format!("{}: {e}", dir.join("texts.json").display())))?;
     let run = std::fs::read_to_string(dir.join("run.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());

@@ -9,6 +9,7 @@ use super::config::UmapSettings;
 use super::error::StudyError;
 use super::evaluate::{read_eval, EvalFolder, RANDOM_WEIGHTS_MARKER};
 use crate::artifact::{write_atomic, write_atomic_with};
+use crate::auxiliary::predictions::csv_field;
 use crate::embeddings::Embeddings;
 use crate::error::Result;
 use crate::observe::Observer;
@@ -131,7 +132,8 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
             params.images.display(),
             params.eval.display(),
             report.images
-        )).into());
+        ))
+        .into());
     }
     let out = params.out.clone().unwrap_or_else(|| params.eval.clone());
     let sets = if params.sets.is_empty() {
@@ -140,9 +142,7 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
         params.sets.clone()
     };
     let model = images.info.get("model").cloned().unwrap_or_default();
-    let random = Path::new(&model)
-        .join(RANDOM_WEIGHTS_MARKER)
-        .exists();
+    let random = Path::new(&model).join(RANDOM_WEIGHTS_MARKER).exists();
     let data = images.info.get("data").cloned().unwrap_or_default();
     let labels = images.labels.as_ref().expect("image files have labels");
     let umap_params = params.settings.params();
@@ -154,7 +154,8 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
                 "--sets: {set:?} has no texts in {} (sets: {})",
                 params.eval.display(),
                 catalogue.sets().join(", ")
-            )).into());
+            ))
+            .into());
         }
     }
     for label in &params.settings.labels {
@@ -255,13 +256,4 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
         ));
     }
     Ok(written)
-}
-
-/// A CSV field, quoted when it holds a comma, quote, or line break.
-pub(crate) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

@@ -31,13 +31,15 @@ pub use auxiliary::{aux_predict, aux_train, AuxPrediction, AuxTraining, CURVE_ST
 pub use cache::{Manifest, StageRecord};
 pub use config::{
     defaults, AuxSettings, AuxSpec, ClipSettings, DataSettings, EvalSettings, ReportProtocol,
-    ReportSettings, StudyConfig, UmapSettings, AUX_FILE_EXTENSIONS,
+    ReportSettings, StudyConfig, UmapSettings,
 };
-pub use encode::{encode_images, encode_texts, ClipSpec, EncodedImages, ImageEncoding, TextEncoding};
+pub use encode::{
+    encode_images, encode_texts, ClipSpec, EncodedImages, ImageEncoding, TextEncoding,
+};
 pub use error::StudyError;
 pub use evaluate::{
-    aux_source, evaluate, files_are_random, prompt_config, read_eval, read_prompt_file,
-    EvalFolder, EvalOutcome, Evaluation, RunInfo, RANDOM_WEIGHTS_MARKER,
+    aux_source, evaluate, files_are_random, prompt_config, read_eval, read_prompt_file, EvalFolder,
+    EvalOutcome, Evaluation, RunInfo, RANDOM_WEIGHTS_MARKER,
 };
 pub use figures::{provenance_path, umap, UmapFigures};
 pub use report::{headline_table, report, ReportParams};

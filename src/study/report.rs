@@ -305,4 +305,3 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
     files.extend([written.0, written.1]);
     Ok(files)
 }
-

@@ -400,7 +400,10 @@ fn train_and_predict(
     // eval_batch_size, limit_test, the test set) must not retrain a 200-epoch network. The
     // checkpoint accepts such changes on resume for the same reason.
     let weights_json = serde_json::to_string(&params.training_part()).expect("params serialise");
-    let train_key = content_key("aux-train-v2", &[&train_data.manifest_hash(), &weights_json]);
+    let train_key = content_key(
+        "aux-train-v2",
+        &[&train_data.manifest_hash(), &weights_json],
+    );
     let folder = format!("aux/train-{}", &train_key[..16]);
     let checkpoint = format!("{folder}/{CHECKPOINT_FILE}");
     let images = params

@@ -2,7 +2,7 @@
 //! file and write the 2-D coordinates (and the fit's wall time) for
 //! `tools/umap_compare.py`.
 //!
-//! usage: umap_features IN.safetensors OUT.safetensors [--seed N] [--metric cosine|euclidean]
+//! usage: dev_umap_features IN.safetensors OUT.safetensors [--seed N] [--metric cosine|euclidean]
 //!        [--n-neighbors K] [--n-epochs E] [--init spectral|pca|random]
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use softtext::umap::{Init, Metric, UmapParams};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        return Err("usage: umap_features IN.safetensors OUT.safetensors [--seed N] [--metric M] [--n-neighbors K] [--n-epochs E] [--init I]".into());
+        return Err("usage: dev_umap_features IN.safetensors OUT.safetensors [--seed N] [--metric M] [--n-neighbors K] [--n-epochs E] [--init I]".into());
     }
     let mut params = UmapParams::new();
     let mut it = args[3..].iter();
@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::path::Path::new(&args[2]),
     )?;
     eprintln!(
-        "umap_features: {n} x {dim} -> 2-D in {wall:.3} s (init {:?}, fallback {:?}, residual {:?}, {} edges, a={:.4} b={:.4})",
+        "dev_umap_features: {n} x {dim} -> 2-D in {wall:.3} s (init {:?}, fallback {:?}, residual {:?}, {} edges, a={:.4} b={:.4})",
         fitted.init.used, fitted.init.fallback, fitted.init.spectral_residual, fitted.n_edges, fitted.a, fitted.b
     );
     Ok(())

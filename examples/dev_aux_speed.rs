@@ -1,5 +1,5 @@
 //! Training throughput of each auxiliary model on a small subset, and optionally a short
-//! run of the fast net: `aux_speed TRAIN_SPEC [TEST_SPEC N_TRAIN N_TEST EPOCHS]`.
+//! run of the fast net: `dev_aux_speed TRAIN_SPEC [TEST_SPEC N_TRAIN N_TEST EPOCHS]`.
 
 use candle_core::Device;
 use softtext::auxiliary::classifier::augment::Augment;
