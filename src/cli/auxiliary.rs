@@ -154,7 +154,7 @@ pub struct AuxPredictArgs {
     #[arg(long, value_name = "SPEC")]
     pub data: DataSpec,
     /// Which split of --data to classify.
-    #[arg(long, default_value_t = Split::Test, value_name = "train|test")]
+    #[arg(long, default_value_t = defaults::SPLIT, value_name = "train|test")]
     pub split: Split,
     /// Classes kept per image, best first. The soft texts use the first two; `topk-mean`
     /// reads up to K.

@@ -98,7 +98,7 @@ pub struct EncodeImagesArgs {
     #[arg(long, value_name = "SPEC")]
     pub data: DataSpec,
     /// Which split to encode.
-    #[arg(long, default_value_t = Split::Test, value_name = "train|test")]
+    #[arg(long, default_value_t = defaults::SPLIT, value_name = "train|test")]
     pub split: Split,
     /// Output safetensors file: `embeddings` [N, D] f32 (L2-normalised), `labels` [N] i64,
     /// image ids in the metadata; rows in dataset order (class, then id).

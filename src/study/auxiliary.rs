@@ -251,7 +251,7 @@ impl AuxPrediction {
         Self {
             checkpoint: checkpoint.into(),
             data,
-            split: Split::Test,
+            split: defaults::SPLIT,
             top_k: defaults::AUX_TOP_K,
             limit: None,
             batch_size: defaults::AUX_PREDICT_BATCH_SIZE,

@@ -424,6 +424,8 @@ pub mod defaults {
     pub const TOP_LABELS: usize = 6;
     /// Images per forward pass of the auxiliary classifier when predicting.
     pub const AUX_PREDICT_BATCH_SIZE: usize = 256;
+    /// The split that is encoded, evaluated and predicted: the paper evaluates on test.
+    pub const SPLIT: Split = Split::Test;
 
     pub(super) fn image_batch_size() -> usize {
         IMAGE_BATCH_SIZE
@@ -432,7 +434,7 @@ pub mod defaults {
         AUX_TOP_K
     }
     pub(super) fn split() -> Split {
-        Split::Test
+        SPLIT
     }
 }
 

@@ -87,7 +87,7 @@ impl ImageEncoding {
         Self {
             clip,
             data,
-            split: Split::Test,
+            split: defaults::SPLIT,
             batch_size: defaults::IMAGE_BATCH_SIZE,
             limit: None,
             force: false,
