@@ -2,7 +2,8 @@
 //! ([`FileError`], which each module's error type wraps), writing outputs so that an
 //! interrupted run never leaves a corrupt file behind (write to a temporary file in the
 //! destination folder, flush it to disk, then rename over the target), and the content keys
-//! that name cached artifacts. A leaf module: it uses no other part of the crate.
+//! that name cached artifacts. Only the error and [`IoContext`] are public; the writing and
+//! hashing helpers are the crate's own. A leaf module: it uses no other part of the crate.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,12 +13,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", path.display())]
 pub struct FileError {
+    /// The file (or folder) that could not be read or written.
     pub path: PathBuf,
+    /// The operating system's error.
     #[source]
     pub source: std::io::Error,
 }
 
 impl FileError {
+    /// The error `source` met at `path`.
     pub fn new(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Self {
             path: path.as_ref().to_path_buf(),
@@ -33,6 +37,7 @@ impl FileError {
 
 /// Attach a path to I/O errors.
 pub trait IoContext<T> {
+    /// The result with an error turned into a [`FileError`] naming `path`.
     fn at(self, path: impl AsRef<Path>) -> Result<T, FileError>;
 }
 
@@ -42,12 +47,14 @@ impl<T> IoContext<T> for std::result::Result<T, std::io::Error> {
     }
 }
 
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+/// Replaces `path` with `bytes` atomically ([`replace_file_with`]), creating its folder;
+/// the error names `path`.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     replace_file_with(path, |w| w.write_all(bytes)).at(path)
 }
 
 /// Like [`write_atomic`] for content produced by a writer callback.
-pub fn write_atomic_with(
+pub(crate) fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), FileError> {
@@ -58,7 +65,7 @@ pub fn write_atomic_with(
 /// length-prefixed so that no two different part lists hash the same bytes. Callers pass
 /// serialised values (`serde_json::to_string` of each input), never `Debug` output, so a
 /// key changes only when an input does.
-pub fn content_key<S: AsRef<str>>(tag: &str, parts: &[S]) -> String {
+pub(crate) fn content_key<S: AsRef<str>>(tag: &str, parts: &[S]) -> String {
     let mut h = blake3::Hasher::new();
     for part in std::iter::once(tag).chain(parts.iter().map(AsRef::as_ref)) {
         h.update(&(part.len() as u64).to_le_bytes());
@@ -70,7 +77,7 @@ pub fn content_key<S: AsRef<str>>(tag: &str, parts: &[S]) -> String {
 /// The one file-replacing routine behind every output of softtext (each module wraps the
 /// `io::Error` in its own error type). The temporary is a hidden `.NAME.XXXX.tmp` in the
 /// destination folder, so the rename never crosses a filesystem.
-pub fn replace_file_with(
+pub(crate) fn replace_file_with(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
@@ -111,7 +118,7 @@ pub fn replace_file_with(
 }
 
 /// [`replace_file_with`] for bytes already in memory.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     replace_file_with(path, |w| w.write_all(bytes))
 }
 

@@ -5,6 +5,9 @@
 //! A download goes to `DEST.part` and is renamed into place only after it is complete and
 //! verified, so an interrupted run leaves at most a `.part` file, which the next run resumes
 //! with an HTTP range request.
+//!
+//! Nothing else in softtext touches the network: [`crate::clip::ClipFiles::resolve`] finds
+//! offline what [`fetch_hub_checkpoint`] put in the hub cache.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
@@ -31,18 +34,32 @@ pub enum DownloadError {
     Missing(String),
     /// The server's answer was not what a download needs (status, headers, redirects).
     #[error("{url}: {message}")]
-    Http { url: String, message: String },
+    Http {
+        /// The URL asked for.
+        url: String,
+        /// What was wrong with the answer.
+        message: String,
+    },
     /// The connection kept dropping; what arrived is kept in `part` for the next run.
     #[error("{url}: gave up after {attempts} attempts ({last_error}); rerun to resume from {}", part.display())]
     GaveUp {
+        /// The URL being downloaded.
         url: String,
+        /// Attempts made, the first included.
         attempts: usize,
+        /// The error that ended the last attempt.
         last_error: String,
+        /// The partial download (`DEST.part`) the next run resumes.
         part: PathBuf,
     },
     /// The download failed a check (size, MD5, SHA-256) and was deleted.
     #[error("{url}: {message}; the download was deleted, rerun to fetch it again")]
-    Rejected { url: String, message: String },
+    Rejected {
+        /// The URL downloaded.
+        url: String,
+        /// Which check failed, with the expected and actual values.
+        message: String,
+    },
     /// The checkpoint could not be resolved locally.
     #[error(transparent)]
     Clip(#[from] ClipError),
@@ -57,8 +74,9 @@ fn http(url: impl Into<String>, message: impl Into<String>) -> DownloadError {
     }
 }
 
-/// The official CIFAR-10 binary release and its published MD5.
+/// The official CIFAR-10 binary release (`cifar-10-binary.tar.gz`, 162 MiB).
 pub const CIFAR10_BINARY_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+/// The MD5 (hex) published for [`CIFAR10_BINARY_URL`].
 pub const CIFAR10_BINARY_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 
 /// How many times a dropped connection is resumed before giving up.
@@ -71,8 +89,11 @@ const SLOWEST_BYTES_PER_SECOND: u64 = 256 * 1024;
 /// What a finished download must match before it is renamed into place.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Expected<'a> {
+    /// MD5 of the content, lower- or upper-case hex.
     pub md5_hex: Option<&'a str>,
+    /// SHA-256 of the content, lower- or upper-case hex.
     pub sha256_hex: Option<&'a str>,
+    /// Size in bytes.
     pub size: Option<u64>,
 }
 
@@ -249,7 +270,7 @@ fn file_digest<D: Digest>(path: &Path) -> Result<String> {
 }
 
 /// The hub endpoint: `$HF_ENDPOINT`, or huggingface.co.
-pub fn hub_endpoint() -> String {
+pub(crate) fn hub_endpoint() -> String {
     std::env::var("HF_ENDPOINT")
         .ok()
         .filter(|e| !e.is_empty())

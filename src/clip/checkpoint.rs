@@ -15,23 +15,32 @@ type Result<T, E = ClipError> = std::result::Result<T, E>;
 pub struct ClipFiles {
     /// What the user named: a folder or a repo id.
     pub name: String,
+    /// The folder holding the files (for a repo id, its snapshot in the hub cache).
     pub dir: PathBuf,
+    /// `config.json`: the architecture ([`super::ClipConfig`]).
     pub config: PathBuf,
+    /// `model.safetensors`: the weights, by Hugging Face `CLIPModel` tensor names.
     pub weights: PathBuf,
+    /// `tokenizer.json`: the BPE vocabulary and merges.
     pub tokenizer: PathBuf,
     /// `preprocessor_config.json`, when the checkpoint has one.
     pub preprocessor: Option<PathBuf>,
 }
 
+/// File name of the architecture description.
 pub const CONFIG: &str = "config.json";
+/// File name of the weights.
 pub const WEIGHTS: &str = "model.safetensors";
+/// File name of the tokenizer.
 pub const TOKENIZER: &str = "tokenizer.json";
+/// File name of the optional preprocessing settings.
 pub const PREPROCESSOR: &str = "preprocessor_config.json";
 /// The files a checkpoint must have.
 pub const REQUIRED: [&str; 3] = [CONFIG, WEIGHTS, TOKENIZER];
 
 impl ClipFiles {
-    /// The checkpoint in `dir`, if it has every required file.
+    /// The checkpoint in `dir`, if it has every required file; otherwise the names of the
+    /// missing ones. `name` is recorded as [`ClipFiles::name`].
     pub fn in_dir(name: &str, dir: &Path) -> std::result::Result<Self, Vec<&'static str>> {
         let missing: Vec<&str> = REQUIRED
             .into_iter()
@@ -52,6 +61,7 @@ impl ClipFiles {
     }
 
     /// Resolves `spec` (a folder, or `ORG/NAME` in the local hub cache) without network.
+    /// [`ClipError::Missing`] lists what is missing where, and how to get the checkpoint.
     pub fn resolve(spec: &str) -> Result<Self> {
         let path = Path::new(spec);
         if path.is_dir() {
@@ -268,7 +278,9 @@ impl WeightsStamp {
     }
 }
 
-pub fn looks_like_repo_id(spec: &str) -> bool {
+/// Whether `spec` has the shape of a Hugging Face repo id: `ORG/NAME`, each part non-empty
+/// ASCII letters, digits, `-`, `_` or `.`.
+pub(crate) fn looks_like_repo_id(spec: &str) -> bool {
     let mut parts = spec.split('/');
     let (Some(org), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
         return false;
@@ -282,12 +294,12 @@ pub fn looks_like_repo_id(spec: &str) -> bool {
 }
 
 /// `openai/clip-vit-large-patch14` -> `models--openai--clip-vit-large-patch14`.
-pub fn repo_folder(repo_id: &str) -> String {
+pub(crate) fn repo_folder(repo_id: &str) -> String {
     format!("models--{}", repo_id.replace('/', "--"))
 }
 
 /// The hub cache folders to look in, in the order `huggingface_hub` uses.
-pub fn hub_caches() -> Vec<PathBuf> {
+pub(crate) fn hub_caches() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(p) = std::env::var_os("HF_HUB_CACHE") {
         out.push(PathBuf::from(p));

@@ -12,32 +12,45 @@ use crate::artifact::IoContext;
 
 type Result<T, E = ClipError> = std::result::Result<T, E>;
 
+/// The MLP activation (`hidden_act`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Activation {
+    /// `quick_gelu`: `x * sigmoid(1.702 x)`, OpenAI's original models (and the default).
     #[serde(rename = "quick_gelu")]
     QuickGelu,
+    /// `gelu`: the exact, erf-based GELU.
     #[serde(rename = "gelu")]
     Gelu,
+    /// `gelu_new`, `gelu_pytorch_tanh` or `gelu_fast`: the tanh approximation of GELU.
     #[serde(rename = "gelu_new", alias = "gelu_pytorch_tanh", alias = "gelu_fast")]
     GeluTanh,
 }
 
+/// The text tower (`text_config`); defaults are ViT-B/32's.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClipTextConfig {
+    /// Token vocabulary size (default 49,408).
     #[serde(default = "text::vocab_size")]
     pub vocab_size: usize,
+    /// Width of the transformer (default 512).
     #[serde(default = "text::hidden_size")]
     pub hidden_size: usize,
+    /// Width of each MLP's hidden layer (default 2048).
     #[serde(default = "text::intermediate_size")]
     pub intermediate_size: usize,
+    /// Transformer layers (default 12).
     #[serde(default = "text::num_hidden_layers")]
     pub num_hidden_layers: usize,
+    /// Attention heads; must divide `hidden_size` (default 8).
     #[serde(default = "text::num_attention_heads")]
     pub num_attention_heads: usize,
+    /// Longest token sequence, markers included (default 77).
     #[serde(default = "text::max_position_embeddings")]
     pub max_position_embeddings: usize,
+    /// MLP activation (default `quick_gelu`).
     #[serde(default = "quick_gelu")]
     pub hidden_act: Activation,
+    /// Epsilon of every layer norm (default 1e-5).
     #[serde(default = "layer_norm_eps")]
     pub layer_norm_eps: f64,
     /// `2` is the value in OpenAI's original configs and means "pool at the highest token id"
@@ -46,37 +59,54 @@ pub struct ClipTextConfig {
     pub eos_token_id: u32,
 }
 
+/// The vision tower (`vision_config`), a ViT; defaults are ViT-B/32's.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClipVisionConfig {
+    /// Width of the transformer (default 768).
     #[serde(default = "vision::hidden_size")]
     pub hidden_size: usize,
+    /// Width of each MLP's hidden layer (default 3072).
     #[serde(default = "vision::intermediate_size")]
     pub intermediate_size: usize,
+    /// Transformer layers (default 12).
     #[serde(default = "vision::num_hidden_layers")]
     pub num_hidden_layers: usize,
+    /// Attention heads; must divide `hidden_size` (default 12).
     #[serde(default = "vision::num_attention_heads")]
     pub num_attention_heads: usize,
+    /// Input channels (default 3, RGB).
     #[serde(default = "vision::num_channels")]
     pub num_channels: usize,
+    /// Side of the square input image in pixels (default 224; 336 for ViT-L/14@336).
     #[serde(default = "vision::image_size")]
     pub image_size: usize,
+    /// Side of a square patch in pixels; must divide `image_size` (default 32).
     #[serde(default = "vision::patch_size")]
     pub patch_size: usize,
+    /// MLP activation (default `quick_gelu`).
     #[serde(default = "quick_gelu")]
     pub hidden_act: Activation,
+    /// Epsilon of every layer norm (default 1e-5).
     #[serde(default = "layer_norm_eps")]
     pub layer_norm_eps: f64,
 }
 
+/// A checkpoint's `config.json`: both towers and the joint embedding width.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClipConfig {
+    /// The text tower.
     pub text_config: ClipTextConfig,
+    /// The vision tower.
     pub vision_config: ClipVisionConfig,
+    /// Width of the joint embedding space both towers project to (default 512).
     #[serde(default = "projection_dim")]
     pub projection_dim: usize,
 }
 
 impl ClipConfig {
+    /// Reads and checks `config.json`: [`ClipError::Io`] when it cannot be read,
+    /// [`ClipError::Checkpoint`] when it is not a CLIP config or a head count or patch size
+    /// does not divide its width.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).at(path)?;
         let config: ClipConfig = serde_json::from_str(&text).map_err(|e| {
@@ -120,6 +150,7 @@ impl ClipConfig {
 }
 
 impl ClipVisionConfig {
+    /// Patches per image: `(image_size / patch_size)^2` (49 for ViT-B/32 at 224 pixels).
     pub fn num_patches(&self) -> usize {
         (self.image_size / self.patch_size).pow(2)
     }

@@ -12,7 +12,12 @@ pub enum ClipError {
     Io(#[from] FileError),
     /// A checkpoint file that cannot be used as a CLIP model.
     #[error("{}: {message}", path.display())]
-    Checkpoint { path: PathBuf, message: String },
+    Checkpoint {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Something the user must provide (a checkpoint, a GPU); the message says how.
     #[error("{0}")]
     Missing(String),
@@ -26,7 +31,8 @@ pub enum ClipError {
 }
 
 impl ClipError {
-    pub fn checkpoint(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+    /// A [`ClipError::Checkpoint`] naming `path`.
+    pub(crate) fn checkpoint(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
         Self::Checkpoint {
             path: path.as_ref().to_path_buf(),
             message: message.into(),

@@ -1,5 +1,10 @@
 //! CLIP: checkpoint files, tokenizer, image preprocessing and the two encoders, bundled as
 //! [`Clip`] which turns texts and images into L2-normalised embeddings.
+//!
+//! The pipeline's second stage: [`ClipFiles::resolve`] finds a checkpoint,
+//! [`Clip::load`] (or [`LazyClip`], which defers it until something must be encoded)
+//! builds the model, and [`crate::embeddings`] batches datasets and prompt lists through
+//! [`Clip::encode_pixel_values`] and [`Clip::encode_token_ids`].
 
 pub mod checkpoint;
 pub mod config;
@@ -28,8 +33,11 @@ type Result<T, E = ClipError> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceKind {
+    /// The CPU (the default); always available.
     #[default]
     Cpu,
+    /// The first CUDA GPU; needs a build with the `cuda` feature. Parsed from `cuda` or
+    /// `gpu`.
     Cuda,
 }
 
@@ -56,6 +64,8 @@ impl fmt::Display for DeviceKind {
 }
 
 impl DeviceKind {
+    /// The candle device. [`ClipError::Missing`] when CUDA is asked for and this build has
+    /// no CUDA support or no GPU can be opened; the message says what to do.
     pub fn device(self) -> Result<Device> {
         match self {
             Self::Cpu => Ok(Device::Cpu),
@@ -79,13 +89,17 @@ impl DeviceKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
+    /// 32-bit floats (the default; the reference precision).
     #[default]
     F32,
+    /// IEEE half precision.
     F16,
+    /// bfloat16.
     Bf16,
 }
 
 impl Precision {
+    /// The candle dtype the weights are loaded in.
     pub fn dtype(self) -> DType {
         match self {
             Self::F32 => DType::F32,
@@ -121,15 +135,24 @@ impl fmt::Display for Precision {
 
 /// A loaded CLIP checkpoint, ready to encode.
 pub struct Clip {
+    /// The checkpoint's files it was loaded from.
     pub files: ClipFiles,
+    /// Both encoders and their projections.
     pub model: ClipModel,
+    /// The checkpoint's `tokenizer.json`, with OpenAI's markers and padding.
     pub tokenizer: ClipTokenizer,
+    /// The image preprocessing matching the model's input size.
     pub preprocess: Preprocess,
+    /// Where the encoders run.
     pub device: Device,
+    /// The dtype the weights are stored and computed in.
     pub precision: Precision,
 }
 
 impl Clip {
+    /// Reads the config, tokenizer and preprocessing, memory-maps the weights onto `device`
+    /// in `precision` and builds both encoders. Errors name the file at fault; a weights
+    /// file with a missing or misshapen tensor is a [`ClipError::Checkpoint`].
     pub fn load(files: &ClipFiles, device: DeviceKind, precision: Precision) -> Result<Self> {
         let config = ClipConfig::from_file(&files.config)?;
         let tokenizer = ClipTokenizer::from_file(&files.tokenizer)?;
@@ -157,12 +180,13 @@ impl Clip {
         })
     }
 
-    /// Width of the joint embedding space.
+    /// Width of the joint embedding space (`projection_dim`, e.g. 768 for ViT-L/14).
     pub fn dim(&self) -> usize {
         self.model.config.projection_dim
     }
 
-    /// L2-normalised text embeddings, one row per text, row-major `[texts, dim]`.
+    /// L2-normalised text embeddings, one row per text, row-major `[texts, dim]`, for
+    /// token-id rows as [`ClipTokenizer::encode`] makes them.
     pub fn encode_token_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<f32>> {
         let features = self.model.text_features(ids, &self.device)?;
         Ok(model::l2_normalize(&features)?
@@ -170,8 +194,9 @@ impl Clip {
             .to_vec1::<f32>()?)
     }
 
-    /// L2-normalised image embeddings for a batch of preprocessed pixels (CHW floats, images
-    /// back to back).
+    /// L2-normalised image embeddings, row-major `[batch, dim]`, for a batch of preprocessed
+    /// pixels: `batch` images of CHW floats back to back, as [`Preprocess::pixel_values_into`]
+    /// appends them (`batch * 3 * size * size` values).
     pub fn encode_pixel_values(&self, pixels: Vec<f32>, batch: usize) -> Result<Vec<f32>> {
         let size = self.model.config.vision_config.image_size;
         let pixel_values = Tensor::from_vec(pixels, (batch, 3, size, size), &self.device)?;
@@ -206,6 +231,7 @@ impl fmt::Debug for LazyClip {
 }
 
 impl LazyClip {
+    /// Remembers the checkpoint; reads nothing yet.
     pub fn new(files: ClipFiles, device: DeviceKind, precision: Precision) -> Self {
         Self {
             files,
@@ -217,14 +243,17 @@ impl LazyClip {
         }
     }
 
+    /// The checkpoint's files.
     pub fn files(&self) -> &ClipFiles {
         &self.files
     }
 
+    /// Where the model runs once loaded.
     pub fn device(&self) -> DeviceKind {
         self.device
     }
 
+    /// The dtype the model is loaded in.
     pub fn precision(&self) -> Precision {
         self.precision
     }

@@ -180,6 +180,8 @@ impl Encoder {
     }
 }
 
+/// The text tower (`text_model`): token and position embeddings, a causally masked
+/// transformer and a final layer norm, pooled at the end-of-text token.
 #[derive(Debug, Clone)]
 pub struct ClipTextTransformer {
     token_embedding: Embedding,
@@ -191,6 +193,8 @@ pub struct ClipTextTransformer {
 }
 
 impl ClipTextTransformer {
+    /// Reads the tower's weights under `vb` (the checkpoint's `text_model` prefix); every
+    /// tensor must be present with the shape `c` implies.
     pub fn new(vb: VarBuilder, c: &ClipTextConfig) -> Result<Self> {
         let embeddings = vb.pp("embeddings");
         let shape = EncoderShape {
@@ -284,6 +288,8 @@ fn causal_mask(tokens: usize, dtype: DType, device: &Device) -> Result<Tensor> {
     Tensor::from_vec(mask, (tokens, tokens), device)?.to_dtype(dtype)
 }
 
+/// The vision tower (`vision_model`): a ViT over square patches with a class token, pooled
+/// at the class token.
 #[derive(Debug, Clone)]
 pub struct ClipVisionTransformer {
     class_embedding: Tensor,
@@ -298,6 +304,8 @@ pub struct ClipVisionTransformer {
 }
 
 impl ClipVisionTransformer {
+    /// Reads the tower's weights under `vb` (the checkpoint's `vision_model` prefix); every
+    /// tensor must be present with the shape `c` implies.
     pub fn new(vb: VarBuilder, c: &ClipVisionConfig) -> Result<Self> {
         let embeddings = vb.pp("embeddings");
         let patch_inputs = c.num_channels * c.patch_size * c.patch_size;
@@ -378,15 +386,20 @@ impl ClipVisionTransformer {
 /// The two towers, their projections and the learned temperature.
 #[derive(Debug, Clone)]
 pub struct ClipModel {
+    /// The text tower, before its projection.
     pub text: ClipTextTransformer,
+    /// The vision tower, before its projection.
     pub vision: ClipVisionTransformer,
     text_projection: Linear,
     visual_projection: Linear,
     logit_scale: Tensor,
+    /// The architecture it was built from.
     pub config: ClipConfig,
 }
 
 impl ClipModel {
+    /// Reads every weight of a Hugging Face `CLIPModel` checkpoint from `vb`; a missing or
+    /// misshapen tensor is an error naming it.
     pub fn new(vb: VarBuilder, config: &ClipConfig) -> Result<Self> {
         let text = ClipTextTransformer::new(vb.pp("text_model"), &config.text_config)?;
         let vision = ClipVisionTransformer::new(vb.pp("vision_model"), &config.vision_config)?;
@@ -430,7 +443,7 @@ impl ClipModel {
 }
 
 /// Rows scaled to unit L2 norm, computed in f32.
-pub fn l2_normalize(xs: &Tensor) -> Result<Tensor> {
+pub(crate) fn l2_normalize(xs: &Tensor) -> Result<Tensor> {
     let xs = xs.to_dtype(DType::F32)?;
     let norm = xs.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
     xs.broadcast_div(&norm)

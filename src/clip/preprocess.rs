@@ -1,5 +1,5 @@
 //! OpenAI CLIP's image preprocessing: resize the shorter side with PIL's bicubic filter,
-//! centre-crop, scale to [0, 1], normalise per channel.
+//! centre-crop, scale to `[0, 1]`, normalise per channel.
 //!
 //! The resize reproduces Pillow's `ImagingResample` for 8-bit images exactly (separable
 //! convolution, support widened by the scale factor when shrinking, coefficients in 22-bit
@@ -21,20 +21,28 @@ use crate::artifact::IoContext;
 type Result<T, E = ClipError> = std::result::Result<T, E>;
 
 // OpenAI's published constants, digit for digit; as f32 they round exactly as torch's do.
+/// OpenAI's per-channel (RGB) mean of pixel values in `[0, 1]`, subtracted before dividing
+/// by [`OPENAI_STD`].
 #[allow(clippy::excessive_precision)]
 pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// OpenAI's per-channel (RGB) standard deviation of pixel values in `[0, 1]`.
 #[allow(clippy::excessive_precision)]
 pub const OPENAI_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// An 8-bit RGB image, row-major, 3 bytes a pixel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RgbImage {
+    /// Width in pixels.
     pub width: usize,
+    /// Height in pixels.
     pub height: usize,
+    /// `width * height * 3` bytes: R, G, B for each pixel, rows top to bottom.
     pub pixels: Vec<u8>,
 }
 
 impl RgbImage {
+    /// An image from raw pixels; [`ClipError::Invalid`] unless `pixels` holds exactly
+    /// `width * height * 3` bytes.
     pub fn new(width: usize, height: usize, pixels: Vec<u8>) -> Result<Self> {
         if pixels.len() != width * height * 3 {
             return Err(ClipError::invalid(format!(
@@ -66,6 +74,7 @@ impl RgbImage {
         })
     }
 
+    /// Reads and decodes an image file ([`RgbImage::decode`]); errors name the file.
     pub fn open(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).at(path)?;
         Self::decode(&bytes).map_err(|e| {
@@ -125,9 +134,13 @@ fn silence_jpeg_panics() {
 pub struct Preprocess {
     /// Target of the shorter side.
     pub resize_shortest: usize,
+    /// Height of the centre crop, the model's input height.
     pub crop_height: usize,
+    /// Width of the centre crop, the model's input width.
     pub crop_width: usize,
+    /// Per-channel mean subtracted from pixels scaled to `[0, 1]`.
     pub mean: [f32; 3],
+    /// Per-channel standard deviation the centred pixels are divided by.
     pub std: [f32; 3],
 }
 
@@ -161,6 +174,8 @@ enum SizeJson {
 const PIL_BICUBIC: u32 = 3;
 
 impl Preprocess {
+    /// OpenAI's transform for a square `image_size` input: shorter side resized to it,
+    /// centre crop of that size, [`OPENAI_MEAN`] and [`OPENAI_STD`].
     pub fn openai(image_size: usize) -> Self {
         Self {
             resize_shortest: image_size,
@@ -279,6 +294,7 @@ impl Preprocess {
     }
 
     /// Resized and cropped 8-bit pixels: the image OpenAI's transform feeds to `ToTensor`.
+    /// [`ClipError::Invalid`] for an image without pixels.
     pub fn resize_crop(&self, image: &RgbImage) -> Result<RgbImage> {
         if image.width == 0 || image.height == 0 {
             return Err(ClipError::invalid("image has no pixels"));
@@ -303,6 +319,7 @@ impl Preprocess {
         Ok(())
     }
 
+    /// Normalised CHW floats of one image, `3 * crop_height * crop_width` values.
     pub fn pixel_values(&self, image: &RgbImage) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(3 * self.crop_height * self.crop_width);
         self.pixel_values_into(image, &mut out)?;
@@ -313,7 +330,7 @@ impl Preprocess {
 /// Centre crop with torchvision's offsets; where the image is smaller than the crop the
 /// missing pixels are black. CLIP's resize makes the shorter side equal to the crop, so
 /// that only happens with unusual preprocessor configs.
-pub fn center_crop(image: &RgbImage, width: usize, height: usize) -> RgbImage {
+fn center_crop(image: &RgbImage, width: usize, height: usize) -> RgbImage {
     let offset = |have: usize, want: usize| -> isize {
         round_half_even((have as f64 - want as f64) / 2.0) as isize
     };
@@ -410,7 +427,7 @@ fn clip8(acc: i64) -> u8 {
 }
 
 /// Pillow's bicubic resize of an 8-bit RGB image (`Image.resize(size, Image.BICUBIC)`).
-pub fn resize_bicubic(image: &RgbImage, out_w: usize, out_h: usize) -> RgbImage {
+fn resize_bicubic(image: &RgbImage, out_w: usize, out_h: usize) -> RgbImage {
     let (in_w, in_h) = (image.width, image.height);
     if (in_w, in_h) == (out_w, out_h) {
         return image.clone();

@@ -19,9 +19,13 @@ type Result<T, E = ClipError> = std::result::Result<T, E>;
 
 /// CLIP's text context, in ids, start and end markers included.
 pub const CONTEXT_LENGTH: usize = 77;
+/// The start marker, the first id of every context.
 pub const START_OF_TEXT: &str = "<|startoftext|>";
+/// The end marker, right after the text's last BPE id; the text tower pools here.
 pub const END_OF_TEXT: &str = "<|endoftext|>";
 
+/// CLIP's tokenizer: a `tokenizer.json` plus OpenAI's clean-up, markers and padding, giving
+/// exactly the ids of OpenAI's `clip.tokenize`.
 #[derive(Clone)]
 pub struct ClipTokenizer {
     inner: tokenizers::Tokenizer,
@@ -41,6 +45,8 @@ pub enum Overflow {
 }
 
 impl ClipTokenizer {
+    /// Reads a `tokenizer.json`: [`ClipError::Missing`] when the file is not there,
+    /// [`ClipError::Checkpoint`] when it is not a tokenizer with CLIP's markers.
     pub fn from_file(path: &Path) -> Result<Self> {
         if !path.exists() {
             return Err(ClipError::Missing(format!(
@@ -61,7 +67,8 @@ impl ClipTokenizer {
         )
     }
 
-    /// `origin` names the source in error messages.
+    /// A tokenizer from `tokenizer.json`'s bytes; `origin` names the source in error
+    /// messages.
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Self> {
         let path = origin;
         let mut inner = tokenizers::Tokenizer::from_bytes(bytes)
@@ -83,10 +90,12 @@ impl ClipTokenizer {
         })
     }
 
+    /// The id of [`START_OF_TEXT`].
     pub fn start_id(&self) -> u32 {
         self.start_id
     }
 
+    /// The id of [`END_OF_TEXT`].
     pub fn end_id(&self) -> u32 {
         self.end_id
     }
@@ -106,7 +115,9 @@ impl ClipTokenizer {
         Ok(self.bpe_ids(text)?.len() + 2)
     }
 
-    /// The 77 ids CLIP's text encoder takes for `text`.
+    /// The 77 ids CLIP's text encoder takes for `text`: start marker, BPE ids, end marker,
+    /// zeros. A text over [`CONTEXT_LENGTH`] ids is a [`ClipError::Invalid`] naming it, or
+    /// cut, as `overflow` says.
     pub fn encode(&self, text: &str, overflow: Overflow) -> Result<Vec<u32>> {
         let bpe = self.bpe_ids(text)?;
         let mut ids = Vec::with_capacity(CONTEXT_LENGTH);
@@ -132,6 +143,8 @@ impl ClipTokenizer {
         Ok(ids)
     }
 
+    /// [`ClipTokenizer::encode`] for each text, in order; an error names the text's 1-based
+    /// position.
     pub fn encode_all<S: AsRef<str>>(
         &self,
         texts: &[S],
@@ -152,7 +165,7 @@ impl ClipTokenizer {
 
 /// OpenAI's `basic_clean` without ftfy: HTML entities unescaped twice, then trimmed.
 /// Whitespace folding and lower-casing happen in the `tokenizer.json` normaliser.
-pub fn clean_text(text: &str) -> String {
+fn clean_text(text: &str) -> String {
     let once = htmlize::unescape(text);
     let twice = htmlize::unescape(once.as_ref());
     twice.trim().to_string()

@@ -10,6 +10,10 @@
 //! `BATCH_FILE#RECORD`), and samples are ordered by class, then id, for folders, and by
 //! batch file, then record, for the binary release. Images are decoded lazily so a 10,000
 //! image split costs its compressed size in memory until it is encoded.
+//!
+//! The pipeline's first stage: [`Dataset::load`] reads a split, and
+//! [`crate::embeddings::encode::encode_dataset`] and the auxiliary classifier consume it;
+//! [`Dataset::manifest_hash`] is what their cache keys know the data by.
 
 mod cifar_bin;
 mod folder;
@@ -47,9 +51,13 @@ type Result<T, E = DataError> = std::result::Result<T, E>;
 
 pub use cifar_bin::CIFAR10_CLASSES;
 
+/// Where a dataset is and how it is laid out: a parsed `--data KIND:PATH`, which
+/// [`fmt::Display`] writes back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSpec {
+    /// `cifar10-bin:PATH`: `cifar-10-binary.tar.gz` or its extracted folder.
     CifarBin(PathBuf),
+    /// `folder:PATH`: a directory, `.tar` or `.tar.gz` laid out `SPLIT/CLASS/IMAGE`.
     Folder(PathBuf),
 }
 
@@ -87,6 +95,7 @@ impl fmt::Display for DataSpec {
 }
 
 impl DataSpec {
+    /// The `PATH` part.
     pub fn path(&self) -> &Path {
         match self {
             DataSpec::CifarBin(p) | DataSpec::Folder(p) => p,
@@ -94,14 +103,18 @@ impl DataSpec {
     }
 }
 
+/// Which part of a dataset: `train` or `test` (the folder name in `folder:` data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
+    /// The training split (the auxiliary classifier's training data).
     Train,
+    /// The test split (the one the study evaluates on).
     Test,
 }
 
 impl Split {
+    /// `train` or `test`.
     pub fn as_str(self) -> &'static str {
         match self {
             Split::Train => "train",
@@ -132,29 +145,41 @@ impl FromStr for Split {
 /// An image as stored: compressed file bytes, or raw pixels (the binary release).
 #[derive(Debug, Clone)]
 pub enum ImageSource {
+    /// An image file's bytes (JPEG, PNG, ...), decoded on demand.
     Encoded(Vec<u8>),
+    /// Decoded pixels.
     Rgb(RgbImage),
 }
 
+/// One labelled image of a split.
 #[derive(Debug, Clone)]
 pub struct Sample {
+    /// Stable id: the path inside the folder or archive, or `BATCH_FILE#RECORD`.
     pub id: String,
+    /// Index into [`Dataset::classes`].
     pub label: usize,
+    /// The image, not yet decoded where the source is compressed.
     pub image: ImageSource,
 }
 
+/// One split of a dataset, samples ordered by class then id (folders) or by batch file then
+/// record (the binary release).
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// The `--data` spec it was read from.
     pub spec: DataSpec,
+    /// Which split this is.
     pub split: Split,
+    /// Class names in label order.
     pub classes: Vec<String>,
+    /// The images with their ids and labels.
     pub samples: Vec<Sample>,
 }
 
 impl Dataset {
     /// Reads the split. `classes` fixes the class list and order for `folder:` data (every
-    /// listed class must be present, and no other).
+    /// listed class must be present, and no other). [`DataError::Missing`] when nothing is
+    /// at the spec's path; other errors name the file or record at fault.
     pub fn load(spec: &DataSpec, split: Split, classes: Option<&[String]>) -> Result<Self> {
         let (classes, samples) = match spec {
             DataSpec::Folder(path) => folder::load(path, split, classes)?,
@@ -168,10 +193,12 @@ impl Dataset {
         })
     }
 
+    /// Number of samples.
     pub fn len(&self) -> usize {
         self.samples.len()
     }
 
+    /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty()
     }
@@ -256,10 +283,12 @@ impl Dataset {
         h.finalize().to_hex().to_string()
     }
 
+    /// Each sample's label, in sample order (i64, as embedding files store them).
     pub fn labels(&self) -> Vec<i64> {
         self.samples.iter().map(|s| s.label as i64).collect()
     }
 
+    /// Each sample's id, in sample order.
     pub fn ids(&self) -> Vec<String> {
         self.samples.iter().map(|s| s.id.clone()).collect()
     }

@@ -167,7 +167,8 @@ pub fn encode_texts<S: AsRef<str>>(
         .collect())
 }
 
-/// A text embedding file's content for `texts`, in input order.
+/// A text embedding file's content for `texts`, in input order, with `info` as its
+/// descriptive metadata; `key` is left empty for the caller to fill in.
 pub fn text_embeddings(
     clip: &Clip,
     texts: &[String],

@@ -13,6 +13,9 @@
 //!
 //! Reading validates all of it, so a truncated, edited or foreign file is an error, and a
 //! cache lookup treats it as absent.
+//!
+//! The pipeline's third stage: [`encode`] makes [`Embeddings`] with [`crate::clip::Clip`],
+//! and the zero-shot evaluation and UMAP figures read them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,7 +36,12 @@ pub enum EmbeddingsError {
     /// A file that is not a valid embedding file (truncated, edited, foreign); the message
     /// names what is wrong.
     #[error("{}: {message}", path.display())]
-    Format { path: PathBuf, message: String },
+    Format {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Embeddings that do not fit together (shapes, row counts).
     #[error("{0}")]
     Invalid(String),
@@ -53,11 +61,15 @@ impl EmbeddingsError {
 
 type Result<T, E = EmbeddingsError> = std::result::Result<T, E>;
 
+/// Value of the `softtext.format` metadata key; a file with another value is refused.
 pub const FORMAT: &str = "embeddings-v1";
 
+/// What the rows embed (`softtext.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Dataset images; the file has `labels`.
     Image,
+    /// Texts (prompts); the ids are the texts themselves.
     Text,
 }
 
@@ -70,15 +82,20 @@ impl Kind {
     }
 }
 
+/// An embedding file in memory: one L2-normalised row per image or text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embeddings {
+    /// Image or text rows.
     pub kind: Kind,
+    /// Width of a row (the model's joint embedding width).
     pub dim: usize,
     /// Row-major `[ids.len(), dim]`.
     pub data: Vec<f32>,
+    /// One per row: the image's sample id, or the text.
     pub ids: Vec<String>,
     /// Class index per row (image files).
     pub labels: Option<Vec<i64>>,
+    /// Class names in label order (image files; empty for texts).
     pub classes: Vec<String>,
     /// The cache key of the inputs that produced this file.
     pub key: String,
@@ -88,14 +105,17 @@ pub struct Embeddings {
 }
 
 impl Embeddings {
+    /// Number of rows.
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
+    /// Row `i`, `dim` values; panics when `i >= len()`.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
@@ -135,6 +155,7 @@ impl Embeddings {
     }
 
     /// Writes atomically (temporary file, then rename): a reader never sees half a file.
+    /// [`EmbeddingsError::Invalid`] when `data`, `ids` and `labels` do not fit together.
     pub fn save(&self, path: &Path) -> Result<()> {
         self.check_shape()?;
         let data_bytes: Vec<u8> = self.data.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -182,7 +203,8 @@ impl Embeddings {
         Ok(write_atomic(path, &bytes)?)
     }
 
-    /// Reads and validates a file written by [`Embeddings::save`].
+    /// Reads and validates a file written by [`Embeddings::save`]; anything else is an
+    /// [`EmbeddingsError::Format`] saying what is wrong.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).at(path)?;
         Self::from_bytes(&bytes).map_err(|message| EmbeddingsError::Format {

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::{ClassifierError, Result};
 use crate::data::Dataset;
 
-/// Per-channel mean of the CIFAR-10 training images (pixel values in [0, 1]).
+/// Per-channel mean of the CIFAR-10 training images (pixel values in `[0, 1]`).
 pub const CIFAR10_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
 /// Per-channel standard deviation of the CIFAR-10 training images.
 pub const CIFAR10_STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
@@ -20,10 +20,13 @@ pub const CIFAR10_STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
 /// decoding JPEGs every epoch would cost more than a small network's training step.
 #[derive(Debug, Clone)]
 pub struct Images {
+    /// Width of every image in pixels.
     pub width: usize,
+    /// Height of every image in pixels.
     pub height: usize,
     /// `[N, H, W, 3]` bytes.
     pub pixels: Vec<u8>,
+    /// `[N]` class indices, in the dataset's sample order.
     pub labels: Vec<u32>,
 }
 
@@ -64,10 +67,12 @@ impl Images {
         })
     }
 
+    /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
+    /// Whether there are no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }

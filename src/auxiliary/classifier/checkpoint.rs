@@ -34,12 +34,14 @@ const MOMENTUM_PREFIX: &str = "momentum.";
 pub struct RngState {
     /// The 32-byte seed, hex.
     pub seed: String,
+    /// The stream number.
     pub stream: u64,
     /// Word position, decimal (u128 does not fit a JSON number).
     pub word_pos: String,
 }
 
 impl RngState {
+    /// The state `rng` is in now.
     pub fn of(rng: &ChaCha8Rng) -> Self {
         let seed: String = rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
         Self {
@@ -49,6 +51,7 @@ impl RngState {
         }
     }
 
+    /// A ChaCha8 stream in exactly this state; the error says which field is malformed.
     pub fn restore(&self) -> std::result::Result<ChaCha8Rng, String> {
         use rand::SeedableRng;
         if self.seed.len() != 64 || !self.seed.is_ascii() {
@@ -74,13 +77,15 @@ impl RngState {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointMeta {
+    /// Which network.
     pub kind: ModelKind,
+    /// Its full architecture, which must match `kind`.
     pub config: ModelConfig,
     /// Class names in label order.
     pub classes: Vec<String>,
     /// Completed epochs.
     pub epoch: usize,
-    /// How it was trained; absent for weights that did not come from [`super::train`].
+    /// How it was trained; absent for weights that did not come from [`fn@super::train`].
     pub params: Option<TrainParams>,
     /// RNG state at the start of epoch `epoch + 1`.
     pub rng: Option<RngState>,
@@ -125,7 +130,12 @@ impl View for &F32Bytes {
 }
 
 /// Writes weights, momentum buffers (when `sgd` is given) and metadata atomically.
-pub fn save(path: &Path, meta: &CheckpointMeta, varmap: &VarMap, sgd: Option<&Sgd>) -> Result<()> {
+pub(crate) fn save(
+    path: &Path,
+    meta: &CheckpointMeta,
+    varmap: &VarMap,
+    sgd: Option<&Sgd>,
+) -> Result<()> {
     let mut tensors: Vec<(String, F32Bytes)> = Vec::new();
     for (name, var) in sorted_vars(varmap) {
         tensors.push((
@@ -152,6 +162,7 @@ pub fn save(path: &Path, meta: &CheckpointMeta, varmap: &VarMap, sgd: Option<&Sg
 /// A checkpoint read into memory with its metadata parsed and checked.
 #[derive(Debug)]
 pub struct Checkpoint {
+    /// The parsed and checked metadata.
     pub meta: CheckpointMeta,
     path: std::path::PathBuf,
     bytes: Vec<u8>,
@@ -211,6 +222,7 @@ impl Checkpoint {
         })
     }
 
+    /// The file it was read from.
     pub fn path(&self) -> &Path {
         &self.path
     }

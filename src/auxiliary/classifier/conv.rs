@@ -17,6 +17,8 @@ pub struct Conv {
 }
 
 impl Conv {
+    /// A `[c_out, c_in, kernel, kernel]` weight named `weight` under `vb` (Kaiming normal
+    /// when `vb` creates it); kernel and stride must be at least 1.
     pub fn new(
         c_in: usize,
         c_out: usize,
@@ -41,6 +43,8 @@ impl Conv {
         })
     }
 
+    /// The `[out, in, kh, kw]` weight, for comparing against candle's `conv2d`.
+    #[cfg(test)]
     pub fn weight(&self) -> &Tensor {
         &self.weight
     }

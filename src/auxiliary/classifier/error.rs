@@ -17,10 +17,20 @@ pub enum ClassifierError {
     /// A training parameter is out of range: [`TrainParam::name`] names the field, the
     /// message says what it must be.
     #[error("{message}")]
-    InvalidParam { param: TrainParam, message: String },
+    InvalidParam {
+        /// The field at fault.
+        param: TrainParam,
+        /// What is wrong and what the value must be.
+        message: String,
+    },
     /// A checkpoint that cannot be used (or resumed) as asked; the message says why.
     #[error("{}: {message}", path.display())]
-    Checkpoint { path: PathBuf, message: String },
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        message: String,
+    },
     /// Something the user must provide first (a checkpoint to resume).
     #[error("{0}")]
     Missing(String),
@@ -43,7 +53,8 @@ pub enum ClassifierError {
 }
 
 impl ClassifierError {
-    pub fn checkpoint(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+    /// A [`ClassifierError::Checkpoint`] naming `path`.
+    pub(crate) fn checkpoint(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
         Self::Checkpoint {
             path: path.as_ref().to_path_buf(),
             message: message.into(),

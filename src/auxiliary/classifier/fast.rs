@@ -16,7 +16,9 @@ use super::resnet::conv;
 pub struct FastConfig {
     /// Widths of the prep layer and the three stages.
     pub widths: [usize; 4],
+    /// Channels of the input images.
     pub in_channels: usize,
+    /// Number of output classes (at least 2).
     pub num_classes: usize,
     /// Multiplies the logits: with max-pooled, unnormalised features the raw logits start
     /// large, and ResNet-9 found 1/8 trains best.
@@ -42,6 +44,8 @@ impl FastConfig {
         }
     }
 
+    /// Refuses a zero width or input, fewer than 2 classes, or a logit scale that is not
+    /// finite and positive.
     pub fn check(&self) -> std::result::Result<(), String> {
         if self.widths.contains(&0) || self.in_channels == 0 || self.num_classes < 2 {
             return Err(format!(
@@ -121,6 +125,8 @@ pub struct FastNet {
 }
 
 impl FastNet {
+    /// Builds the network under `vb` (creating or reading the weights, as `vb` does); a
+    /// config that fails [`FastConfig::check`] is an error.
     pub fn new(config: &FastConfig, vb: VarBuilder) -> Result<Self> {
         config.check().map_err(candle_core::Error::Msg)?;
         let w = config.widths;

@@ -5,17 +5,18 @@
 //! * models, one file each, weights by name: [`resnet`] (CIFAR ResNet18/ResNet50) and
 //!   [`fast`] (a ResNet-9-like speed-run network);
 //! * training: [`sgd`] (momentum SGD with PyTorch's semantics), [`schedule`] (learning
-//!   rate per epoch), [`augment`] (seeded crop-and-flip, normalisation), [`train`] (the
-//!   loop, per-epoch checkpoints and CSV log, exact resume);
+//!   rate per epoch), [`augment`] (seeded crop-and-flip, normalisation), [`mod@train`] (the
+//!   loop, per-epoch checkpoints and CSV log, exact resume; [`fn@train`] runs it);
 //! * [`checkpoint`] (safetensors with weights, momentum buffers, epoch and RNG state) and
-//!   [`predict`] (top-k file for [`crate::auxiliary::predictions::AuxPredictions`]).
+//!   [`mod@predict`] (top-k file for [`crate::auxiliary::predictions::AuxPredictions`],
+//!   made by [`fn@predict`]).
 
 pub mod augment;
 pub mod checkpoint;
-pub mod conv;
+mod conv;
 mod error;
 pub mod fast;
-pub mod norm;
+mod norm;
 pub mod predict;
 pub mod resnet;
 pub mod schedule;
@@ -47,17 +48,20 @@ type Result<T, E = ClassifierError> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
-    /// The paper's model: CIFAR ResNet50 (bottleneck blocks [3, 4, 6, 3]).
+    /// The paper's model: CIFAR ResNet50 (bottleneck blocks `[3, 4, 6, 3]`).
     ResNet50,
-    /// CIFAR ResNet18 (basic blocks [2, 2, 2, 2]).
+    /// CIFAR ResNet18 (basic blocks `[2, 2, 2, 2]`).
     ResNet18,
     /// The ResNet-9-like speed-run network ([`fast`]).
     Fast,
 }
 
 impl ModelKind {
+    /// Every kind, in the order `--help` lists them.
     pub const ALL: [ModelKind; 3] = [ModelKind::ResNet50, ModelKind::ResNet18, ModelKind::Fast];
 
+    /// The name used on the command line, in configs and in checkpoints (`resnet50`,
+    /// `resnet18`, `fast`).
     pub fn as_str(self) -> &'static str {
         match self {
             ModelKind::ResNet50 => "resnet50",
@@ -116,11 +120,14 @@ impl FromStr for ModelKind {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelConfig {
+    /// A CIFAR ResNet ([`ModelKind::ResNet50`], [`ModelKind::ResNet18`]).
     ResNet(ResNetConfig),
+    /// The fast network ([`ModelKind::Fast`]).
     Fast(FastConfig),
 }
 
 impl ModelConfig {
+    /// Number of output classes (logits).
     pub fn num_classes(&self) -> usize {
         match self {
             ModelConfig::ResNet(c) => c.num_classes,
@@ -128,6 +135,7 @@ impl ModelConfig {
         }
     }
 
+    /// Channels of the input images (3 for RGB).
     pub fn in_channels(&self) -> usize {
         match self {
             ModelConfig::ResNet(c) => c.in_channels,
@@ -135,6 +143,8 @@ impl ModelConfig {
         }
     }
 
+    /// Refuses an architecture that cannot be built (a zero width, class count, ...); the
+    /// message says which setting and why.
     pub fn check(&self) -> std::result::Result<(), String> {
         match self {
             ModelConfig::ResNet(c) => c.check(),
@@ -146,7 +156,10 @@ impl ModelConfig {
 /// One of the networks behind a single type, so training and prediction need no generics.
 #[derive(Debug, Clone)]
 pub enum Model {
+    /// A CIFAR ResNet.
     ResNet(ResNet),
+    /// The fast network (boxed, so the enum stays small: the ResNet keeps its blocks on the
+    /// heap, the fast network inline).
     Fast(Box<FastNet>),
 }
 
@@ -185,13 +198,13 @@ pub fn init_model(
 
 /// True for batch-norm running statistics: weights that are stored and checkpointed but
 /// not optimised.
-pub fn is_running_stat(name: &str) -> bool {
+pub(crate) fn is_running_stat(name: &str) -> bool {
     name.ends_with("running_mean") || name.ends_with("running_var")
 }
 
 /// The VarMap's variables sorted by name, so iteration order (and with it RNG use and
 /// checkpoint layout) does not depend on HashMap order.
-pub fn sorted_vars(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
+pub(crate) fn sorted_vars(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
     let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
     let mut vars: Vec<(String, candle_core::Var)> =
         data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();

@@ -21,6 +21,7 @@ pub enum BlockKind {
 }
 
 impl BlockKind {
+    /// Output width of a block relative to its inner width (1 basic, 4 bottleneck).
     pub fn expansion(self) -> usize {
         match self {
             BlockKind::Basic => 1,
@@ -32,16 +33,20 @@ impl BlockKind {
 /// Architecture of a CIFAR ResNet.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResNetConfig {
+    /// Basic or bottleneck blocks.
     pub block: BlockKind,
     /// Blocks per stage.
     pub layers: [usize; 4],
     /// Inner width of each stage (before the block expansion); the stem has `widths[0]`.
     pub widths: [usize; 4],
+    /// Channels of the input images.
     pub in_channels: usize,
+    /// Number of output classes (at least 2).
     pub num_classes: usize,
 }
 
 impl ResNetConfig {
+    /// CIFAR ResNet18 on RGB input: basic blocks `[2, 2, 2, 2]`, widths 64 to 512.
     pub fn resnet18(num_classes: usize) -> Self {
         Self {
             block: BlockKind::Basic,
@@ -52,6 +57,8 @@ impl ResNetConfig {
         }
     }
 
+    /// CIFAR ResNet50 on RGB input, the paper's auxiliary model: bottleneck blocks
+    /// `[3, 4, 6, 3]`, inner widths 64 to 512 (features 2048).
     pub fn resnet50(num_classes: usize) -> Self {
         Self {
             block: BlockKind::Bottleneck,
@@ -67,6 +74,7 @@ impl ResNetConfig {
         self.widths[3] * self.block.expansion()
     }
 
+    /// Refuses an empty stage, a zero width or input, or fewer than 2 classes.
     pub fn check(&self) -> std::result::Result<(), String> {
         if self.layers.contains(&0) || self.widths.contains(&0) {
             return Err(format!(
@@ -176,6 +184,8 @@ pub struct ResNet {
 }
 
 impl ResNet {
+    /// Builds the network under `vb` with torchvision's weight names (creating or reading
+    /// the weights, as `vb` does); a config that fails [`ResNetConfig::check`] is an error.
     pub fn new(config: &ResNetConfig, vb: VarBuilder) -> Result<Self> {
         config.check().map_err(candle_core::Error::Msg)?;
         let stem = ConvBn {

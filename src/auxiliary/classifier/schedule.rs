@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use super::{ClassifierError, Result};
 
+/// How the learning rate changes from epoch to epoch, as a multiple of the base rate.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
@@ -14,7 +15,12 @@ pub enum Schedule {
     /// `lr * (1 + cos(pi * epoch / epochs)) / 2`.
     Cosine,
     /// `lr * gamma^(epoch / every)`.
-    Step { every: usize, gamma: f64 },
+    Step {
+        /// Epochs between decays (at least 1).
+        every: usize,
+        /// Factor applied at each decay, finite and `> 0`.
+        gamma: f64,
+    },
 }
 
 impl Schedule {
@@ -32,6 +38,8 @@ impl Schedule {
         }
     }
 
+    /// Refuses a step schedule with `every == 0` or a gamma that is not finite and
+    /// positive.
     pub fn check(&self) -> std::result::Result<(), String> {
         match *self {
             Schedule::Step { every, gamma } if every == 0 || !(gamma.is_finite() && gamma > 0.0) => {

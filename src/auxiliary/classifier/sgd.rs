@@ -10,9 +10,14 @@ use candle_nn::Optimizer;
 /// Hyper-parameters of [`Sgd`].
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SgdConfig {
+    /// Learning rate, finite and `>= 0` (default 0.1).
     pub lr: f64,
+    /// Momentum factor in `[0, 1)`; 0 is plain SGD (default 0.9).
     pub momentum: f64,
+    /// L2 penalty added to the gradient (PyTorch's coupled `weight_decay`), finite and
+    /// `>= 0` (default 5e-4).
     pub weight_decay: f64,
+    /// Nesterov momentum; needs `momentum > 0` (default off).
     pub nesterov: bool,
 }
 
@@ -93,6 +98,7 @@ impl Sgd {
         })
     }
 
+    /// The hyper-parameters it steps with.
     pub fn config(&self) -> &SgdConfig {
         &self.config
     }

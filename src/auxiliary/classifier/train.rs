@@ -38,20 +38,29 @@ pub const LOG_FILE: &str = "log.csv";
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainParams {
+    /// The network to train (default ResNet50).
     pub model: ModelKind,
     /// Divides every layer width (1: the published architecture).
     pub width_divisor: usize,
+    /// Epochs to train, at least 1 (default 200).
     pub epochs: usize,
+    /// Training images per SGD step, at least 2 for batch statistics (default 64).
     pub batch_size: usize,
     /// Base learning rate.
     pub lr: f64,
+    /// SGD momentum in `[0, 1)` (default 0.9).
     pub momentum: f64,
+    /// SGD weight decay (default 5e-4).
     pub weight_decay: f64,
+    /// Nesterov momentum (default off).
     pub nesterov: bool,
+    /// Learning rate per epoch (default cosine annealing).
     pub schedule: Schedule,
+    /// Training-time augmentation (default the standard CIFAR crop and flip).
     pub augment: Augment,
     /// Evaluate on the test split every this many epochs and after the last (0: never).
     pub eval_every: usize,
+    /// Seed of the one RNG stream behind initialisation, shuffling and augmentation.
     pub seed: u64,
     /// Train on at most this many images, balanced over classes.
     pub limit_train: Option<usize>,
@@ -88,16 +97,27 @@ impl Default for TrainParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TrainParam {
+    /// [`TrainParams::epochs`].
     Epochs,
+    /// [`TrainParams::batch_size`].
     BatchSize,
+    /// [`TrainParams::eval_batch_size`].
     EvalBatchSize,
+    /// [`TrainParams::width_divisor`].
     WidthDivisor,
+    /// [`TrainParams::limit_train`].
     LimitTrain,
+    /// [`TrainParams::limit_test`].
     LimitTest,
+    /// [`TrainParams::schedule`].
     Schedule,
+    /// [`TrainParams::lr`].
     Lr,
+    /// [`TrainParams::momentum`].
     Momentum,
+    /// [`TrainParams::weight_decay`].
     WeightDecay,
+    /// [`TrainParams::nesterov`].
     Nesterov,
 }
 
@@ -176,6 +196,7 @@ impl TrainParams {
         Ok(())
     }
 
+    /// The optimiser settings among these parameters.
     pub fn sgd(&self) -> SgdConfig {
         SgdConfig {
             lr: self.lr,
@@ -201,11 +222,14 @@ impl TrainParams {
 pub struct EpochRecord {
     /// 1-based.
     pub epoch: usize,
+    /// Learning rate used throughout the epoch.
     pub lr: f64,
     /// Mean cross-entropy over the epoch's batches, weighted by batch size.
     pub train_loss: f64,
     /// Accuracy of the training-mode forward passes on the augmented batches.
     pub train_acc: f64,
+    /// Top-1 accuracy on the test split in evaluation mode, in `[0, 1]`; `None` where the
+    /// epoch was not evaluated.
     pub test_acc: Option<f64>,
     /// Training images per second (excluding evaluation).
     pub images_per_sec: f64,
@@ -222,7 +246,9 @@ pub struct TrainSummary {
     pub epochs: usize,
     /// All log rows so far, resumed ones included.
     pub log: Vec<EpochRecord>,
+    /// [`CHECKPOINT_FILE`] in the output folder.
     pub checkpoint: PathBuf,
+    /// [`LOG_FILE`] in the output folder ([`log_csv`]'s format).
     pub log_file: PathBuf,
 }
 
