@@ -79,6 +79,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod artifact;
 pub mod auxiliary;
 pub mod clip;

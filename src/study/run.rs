@@ -277,6 +277,8 @@ impl Study {
 
 /// Fails before any work when the checkpoint, the data or the GPU is missing, naming
 /// everything missing at once and how to provide it; fetches what it may first.
+// Without the `download` feature nothing is fetched, so nothing is reported.
+#[cfg_attr(not(feature = "download"), allow(unused_variables))]
 fn preflight(
     config: &StudyConfig,
     offline: bool,
@@ -352,7 +354,6 @@ fn preflight(
             .map_err(Into::into);
     #[cfg(not(feature = "download"))]
     let files: Result<ClipFiles> = ClipFiles::resolve(&config.clip.model).map_err(Into::into);
-    let _ = observer;
     match files {
         Ok(files) if missing.is_empty() => Ok(files),
         Ok(_) => Err(StudyError::Missing(missing.join("; ")).into()),
