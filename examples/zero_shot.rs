@@ -57,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = evaluate(&params, &prompts, &image_set, &aux, &bank)?;
 
     println!("{} images, {} classes", report.images, report.classes.len());
-    if softtext::study::files_are_random(clip.files()) {
+    if softtext::study::files_are_random(&clip.files) {
         println!("(a random-weight fixture CLIP: these numbers exercise the code, not CLIP)");
     }
     for (set, protocol) in [
