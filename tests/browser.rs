@@ -314,7 +314,7 @@ fn plant_hostile_text(csv: &Path) -> usize {
         .skip(1)
         .filter(|(_, l)| l.starts_with("text,"))
         .map(|(i, l)| {
-            let class = l.rsplitn(4, ',').nth(2).unwrap().parse().unwrap();
+            let class = l.rsplit(',').nth(2).unwrap().parse().unwrap();
             (i, class)
         })
         .collect();
