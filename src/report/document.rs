@@ -8,6 +8,7 @@ use base64::Engine as _;
 use super::atomic::write_atomic;
 use super::error::{ReportError, Result};
 use super::html::{self, Embedded};
+use super::interactive::InteractiveUmap;
 use super::markdown;
 use super::table::Table;
 
@@ -45,6 +46,8 @@ pub struct Report {
     pub table: Table,
     /// Figures in display order.
     pub figures: Vec<FigureRef>,
+    /// Interactive UMAP figures (`report.html` only), after the figures.
+    pub interactive: Vec<InteractiveUmap>,
     /// The run's configuration as written (TOML or JSON), shown verbatim.
     pub config_text: String,
     /// Code-block language for `config_text`: "toml", "json" or "".

@@ -1,9 +1,12 @@
-//! `report.html`: one self-contained file (figures embedded, CSS inline, no scripts, no
-//! external links), so it can be mailed or archived and still show everything.
+//! `report.html`: one self-contained file (figures embedded, CSS inline, no external links),
+//! so it can be mailed or archived and still show everything. The only script is the inline
+//! one behind the interactive UMAP figures (`interactive.rs`), and a page without
+//! such a figure has none.
 
 use std::fmt::Write;
 
 use super::document::Report;
+use super::interactive;
 
 /// Escape text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -54,7 +57,12 @@ pub(crate) fn render(report: &Report, figures: &[Embedded]) -> String {
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
+         <title>{title}</title>\n<style>{STYLE}{}</style>\n</head>\n<body>\n<h1>{title}</h1>\n",
+        if report.interactive.is_empty() {
+            ""
+        } else {
+            interactive::STYLE
+        }
     );
     if let Some(w) = &report.warning {
         let _ = writeln!(
@@ -93,6 +101,12 @@ pub(crate) fn render(report: &Report, figures: &[Embedded]) -> String {
             );
         }
     }
+    if !report.interactive.is_empty() {
+        h.push_str("<h2>Interactive UMAP figures</h2>\n");
+        for (i, fig) in report.interactive.iter().enumerate() {
+            h.push_str(&interactive::render(fig, report.figures.len() + i + 1));
+        }
+    }
     if !report.config_text.trim().is_empty() {
         h.push_str("<h2>Configuration</h2>\n");
         let _ = writeln!(h, "<pre><code>{}</code></pre>", escape(&report.config_text));
@@ -100,6 +114,9 @@ pub(crate) fn render(report: &Report, figures: &[Embedded]) -> String {
     if !report.timings.is_empty() {
         h.push_str("<h2>Stage timings</h2>\n");
         h.push_str(&report.timings_table().to_html());
+    }
+    if !report.interactive.is_empty() {
+        let _ = writeln!(h, "<script>\n{}\n</script>", interactive::SCRIPT);
     }
     h.push_str("</body>\n</html>\n");
     h

@@ -345,6 +345,7 @@ fn sample_report(out: &Path) -> Report {
                 caption: "Confusion".into(),
             },
         ],
+        interactive: Vec::new(),
         config_text: "[run]\nname = \"<x>\"\n".into(),
         config_lang: "toml".into(),
         timings: vec![("encode".into(), 1.5), ("umap".into(), 0.5)],
@@ -593,4 +594,82 @@ fn training_curve_degenerate_logs_draw() {
         };
         draw_training_curve(&fig, &dir.path().join(format!("curve{i}"))).unwrap();
     }
+}
+
+/// `n` images over `classes` classes with CIFAR-like ids, plus 18 texts per class.
+fn big_umap(classes: usize, n: usize) -> InteractiveUmap {
+    let mut points: Vec<UmapPoint> = (0..n)
+        .map(|i| {
+            let t = i as f64 * 0.731;
+            UmapPoint {
+                kind: PointKind::Image,
+                id: format!("test/class{}/{:05}.png", i % classes, i),
+                class: i % classes,
+                x: (i % classes) as f64 * 0.37 + 3.0 * t.sin() + 1e-7 * i as f64,
+                y: (i % 13) as f64 * 0.41 + 2.0 * t.cos(),
+            }
+        })
+        .collect();
+    for c in 0..classes {
+        for k in 0..18 {
+            points.push(UmapPoint {
+                kind: PointKind::Text,
+                id: format!("a photo of a class{c}, template {k}."),
+                class: c,
+                x: c as f64 * 0.37,
+                y: k as f64 * 0.3,
+            });
+        }
+    }
+    InteractiveUmap {
+        set: "hard".into(),
+        caption: "big".into(),
+        classes: (0..classes).map(|c| format!("class{c}")).collect(),
+        points,
+    }
+}
+
+#[test]
+fn html_report_with_interactive_umap_is_self_contained_and_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut report = sample_report(dir.path());
+    report.interactive.push(big_umap(3, 30));
+    report.interactive[0].points[0].id = "</script><script>alert(1)</script>".into();
+    let (_, html_path) = write_report(&report, dir.path()).unwrap();
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert_eq!(html.matches("<script>").count(), 1, "one inline script");
+    assert_eq!(html.matches("</script>").count(), 1);
+    assert!(html.contains("&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    assert!(!html.contains("<link") && !html.contains("@import") && !html.contains("fetch("));
+    assert!(html.contains("<h2>Interactive UMAP figures</h2>"));
+    // Numbered after the two static figures.
+    assert!(html.contains("<strong>Figure 3.</strong> big (30 images as circles, 54 texts"));
+    assert_eq!(html.matches("<circle ").count(), 30);
+    let first = std::fs::read(&html_path).unwrap();
+    write_report(&report, dir.path()).unwrap();
+    assert_eq!(
+        first,
+        std::fs::read(&html_path).unwrap(),
+        "same bytes twice"
+    );
+}
+
+/// 10,000 images over 100 classes (and 1,800 texts) stay well under a megabyte of HTML.
+#[test]
+fn interactive_umap_of_10000_images_stays_compact() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = Report {
+        title: "size".into(),
+        interactive: vec![big_umap(100, 10_000)],
+        ..Default::default()
+    };
+    let (_, html_path) = write_report(&report, dir.path()).unwrap();
+    let bytes = std::fs::metadata(&html_path).unwrap().len();
+    eprintln!("report.html with 10,000 images, 1,800 texts, 100 classes: {bytes} bytes");
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert_eq!(html.matches("<circle ").count(), 10_000);
+    assert_eq!(html.matches("<use ").count(), 1_800);
+    assert_eq!(html.matches("<button type=\"button\" data-k=").count(), 100);
+    assert!(bytes < 1_000_000, "{bytes} bytes");
 }

@@ -11,8 +11,8 @@ use super::figures::provenance_path;
 use crate::error::Result;
 use crate::observe::Observer;
 use crate::report::{
-    draw_confusion, draw_per_class, figure_stem, write_report, ConfusionFigure, FigureRef,
-    PerClassFigure, Report, Table, FIGURES_DIR,
+    draw_confusion, draw_per_class, figure_stem, read_umap_csv, write_report, ConfusionFigure,
+    FigureRef, InteractiveUmap, PerClassFigure, Report, Table, FIGURES_DIR,
 };
 use crate::zeroshot::{EvalReport, ResultRow};
 
@@ -92,6 +92,11 @@ pub fn headline_table(report: &EvalReport) -> Table {
     table
 }
 
+/// The coordinates `softtext umap` writes beside the figure of `set`.
+fn umap_csv_path(out: &Path, set: &str) -> PathBuf {
+    out.join("umap").join(format!("umap-{set}.csv"))
+}
+
 fn relative(out: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(out).unwrap_or(path).to_path_buf()
 }
@@ -116,6 +121,7 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
         .and_then(|r| r.images.get("data").cloned())
         .unwrap_or_default();
     let mut figures = Vec::new();
+    let mut interactive = Vec::new();
     let mut files: Vec<PathBuf> = Vec::new();
 
     // UMAP figures drawn earlier by `softtext umap`, hard first.
@@ -142,6 +148,21 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
                     if set == "hard" { " — the paper's Figure 3" } else { " — the paper's Figure 4" }
                 ),
             });
+            // The same embedding, interactive: the coordinates `umap` wrote with the figure.
+            let csv = umap_csv_path(&out, set);
+            if csv.exists() {
+                interactive.push(InteractiveUmap {
+                    set: set.clone(),
+                    caption: format!("UMAP of the image features with the {set} texts"),
+                    classes: report.classes.clone(),
+                    points: read_umap_csv(&csv, report.classes.len())?,
+                });
+            } else {
+                observer.status(&format!(
+                    "no interactive UMAP for {set}: {} is missing (rerun `softtext umap`)",
+                    csv.display()
+                ));
+            }
         }
     }
 
@@ -290,6 +311,7 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
         warning,
         table: headline_table(&report),
         figures,
+        interactive,
         config_text,
         config_lang: "toml".into(),
         timings,
