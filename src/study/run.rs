@@ -226,7 +226,7 @@ impl Study {
         let description = config.description.clone().unwrap_or_default();
         let mut report_parts = vec![protocol.as_str(), description.as_str()];
         report_parts.extend(report_inputs.iter().map(String::as_str));
-        let report_key = content_key("report-v3", &report_parts);
+        let report_key = content_key("report-v4", &report_parts);
         runner.stage(
             "report",
             "report",
