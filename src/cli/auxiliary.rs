@@ -8,6 +8,7 @@ use softtext::auxiliary::classifier::augment::Augment;
 use softtext::auxiliary::classifier::{ModelKind, Schedule, TrainParams};
 use softtext::clip::DeviceKind;
 use softtext::data::{DataSpec, Split};
+use softtext::embeddings::shard::Shard;
 use softtext::observe::Observer;
 use softtext::study::{aux_predict, aux_train, defaults, AuxPrediction, AuxTraining};
 use softtext::Result;
@@ -172,6 +173,11 @@ pub struct AuxPredictArgs {
     /// Where the classifier runs.
     #[arg(long, default_value_t = DeviceKind::default(), value_name = "cpu|cuda")]
     pub device: DeviceKind,
+    /// Classify only slice I of N (numbered from 0) of the dataset order, as
+    /// `encode-images --shard`. Default: from SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT when they are set, else everything.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 pub fn run(args: AuxArgs, observer: &dyn Observer) -> Result<()> {
@@ -196,6 +202,10 @@ pub fn run(args: AuxArgs, observer: &dyn Observer) -> Result<()> {
                 limit: args.limit,
                 batch_size: args.batch_size,
                 device: args.device,
+                shard: match args.shard {
+                    Some(shard) => Some(shard),
+                    None => Shard::from_slurm_env()?,
+                },
             };
             aux_predict(&prediction, &args.out, observer).map(|_| ())
         }

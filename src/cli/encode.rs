@@ -1,13 +1,15 @@
-//! `softtext encode-texts` and `softtext encode-images`.
+//! `softtext encode-texts`, `softtext encode-images` and `softtext merge-embeddings`.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use softtext::clip::{DeviceKind, Overflow, Precision};
 use softtext::data::{DataSpec, Split};
+use softtext::embeddings::shard::Shard;
 use softtext::observe::Observer;
 use softtext::study::{
-    defaults, encode_images, encode_texts, ClipSpec, ImageEncoding, StudyError, TextEncoding,
+    defaults, encode_images, encode_texts, merge_embeddings, ClipSpec, ImageEncoding, StudyError,
+    TextEncoding,
 };
 use softtext::Result;
 
@@ -113,6 +115,11 @@ pub struct EncodeImagesArgs {
     /// Re-encode even if OUT already holds embeddings of the same inputs.
     #[arg(long)]
     pub force: bool,
+    /// Encode only slice I of N (numbered from 0) of the dataset order, for one task of a
+    /// cluster job; join the shard files with `softtext merge-embeddings`. Default: from
+    /// SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT when they are set, else everything.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 pub fn run_images(args: EncodeImagesArgs, observer: &dyn Observer) -> Result<()> {
@@ -123,6 +130,24 @@ pub fn run_images(args: EncodeImagesArgs, observer: &dyn Observer) -> Result<()>
         batch_size: args.batch_size,
         limit: args.limit,
         force: args.force,
+        shard: match args.shard {
+            Some(shard) => Some(shard),
+            None => Shard::from_slurm_env()?,
+        },
     };
     encode_images(&params, &args.out, observer).map(|_| ())
+}
+
+#[derive(Debug, Args)]
+pub struct MergeEmbeddingsArgs {
+    /// The merged file: the one an unsharded `encode-images` run writes.
+    #[arg(value_name = "OUT.safetensors")]
+    pub out: PathBuf,
+    /// Every shard file of one run (`encode-images --shard I/N`), in any order.
+    #[arg(value_name = "SHARD.safetensors", required = true)]
+    pub shards: Vec<PathBuf>,
+}
+
+pub fn run_merge(args: MergeEmbeddingsArgs, observer: &dyn Observer) -> Result<()> {
+    merge_embeddings(&args.shards, &args.out, observer).map(|_| ())
 }

@@ -32,6 +32,17 @@ CLIP checkpoints are Hugging Face folders (config.json, model.safetensors, token
 preprocessor_config.json) or repo ids such as openai/clip-vit-large-patch14, looked up in the
 local Hugging Face cache.";
 
+const MERGE_AFTER_HELP: &str = "\
+The shards must be every slice of one run: the same checkpoint, dtype, device, dataset and
+--limit. Overlaps, gaps and shards of another run are refused before anything is written.
+
+Example (three processes, or a Slurm array job: see tools/slurm/encode.sbatch):
+  for i in 0 1 2; do
+    softtext encode-images --clip CLIP --data SPEC --shard $i/3 --out shard-$i.safetensors &
+  done; wait
+  softtext merge-embeddings images.safetensors shard-0.safetensors shard-1.safetensors \\
+      shard-2.safetensors";
+
 #[derive(Debug, Parser)]
 #[command(name = "softtext", version, about = ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -49,8 +60,12 @@ pub enum Command {
     Tokenize(tokenize::TokenizeArgs),
     /// Encode texts with CLIP's text tower into an embedding file.
     EncodeTexts(encode::EncodeTextsArgs),
-    /// Encode a dataset split with CLIP's image tower into an embedding file (cached).
+    /// Encode a dataset split with CLIP's image tower into an embedding file (cached);
+    /// `--shard I/N` encodes one slice for a cluster array job.
     EncodeImages(encode::EncodeImagesArgs),
+    /// Join the shard files of `encode-images --shard` into the unsharded file.
+    #[command(after_help = MERGE_AFTER_HELP)]
+    MergeEmbeddings(encode::MergeEmbeddingsArgs),
     /// Zero-shot accuracy of hard and soft prompts under every protocol (Table 1 and more).
     Eval(eval::EvalArgs),
     /// Joint UMAP of image and text embeddings per prompt set (the paper's Figures 3 and 4).
@@ -72,6 +87,7 @@ pub fn run(cli: Cli) -> std::result::Result<(), String> {
         Command::Tokenize(args) => tokenize::run(args),
         Command::EncodeTexts(args) => encode::run_texts(args, &terminal),
         Command::EncodeImages(args) => encode::run_images(args, &terminal),
+        Command::MergeEmbeddings(args) => encode::run_merge(args, &terminal),
         Command::Eval(args) => eval::run(args, &terminal),
         Command::Umap(args) => umap::run(args, &terminal),
         Command::Report(args) => report::run(args, &terminal),

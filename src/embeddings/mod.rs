@@ -319,3 +319,4 @@ impl Embeddings {
 }
 
 pub mod encode;
+pub mod shard;

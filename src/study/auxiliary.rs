@@ -14,6 +14,7 @@ use crate::auxiliary::classifier::{
 use crate::auxiliary::predictions::AuxPredictions;
 use crate::clip::DeviceKind;
 use crate::data::{DataSpec, Dataset, Split};
+use crate::embeddings::shard::Shard;
 use crate::error::Result;
 use crate::observe::Observer;
 
@@ -243,6 +244,9 @@ pub struct AuxPrediction {
     pub batch_size: usize,
     /// Where the classifier runs.
     pub device: DeviceKind,
+    /// Classify only this contiguous slice of the dataset order (after `limit`), as
+    /// [`super::ImageEncoding::shard`] does.
+    pub shard: Option<Shard>,
 }
 
 impl AuxPrediction {
@@ -256,6 +260,7 @@ impl AuxPrediction {
             limit: None,
             batch_size: defaults::AUX_PREDICT_BATCH_SIZE,
             device: DeviceKind::Cpu,
+            shard: None,
         }
     }
 }
@@ -272,6 +277,10 @@ pub fn aux_predict(
     let mut data = Dataset::load(&params.data, params.split, Some(&checkpoint.meta.classes))?;
     if let Some(n) = params.limit {
         data.balanced_limit(n);
+    }
+    if let Some(shard) = params.shard {
+        let range = shard.range(data.len(), params.batch_size);
+        data.samples = data.samples.drain(range).collect();
     }
     let predictions = predict_with(
         &checkpoint,

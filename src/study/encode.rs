@@ -7,11 +7,13 @@ use std::time::Instant;
 
 use super::config::defaults;
 use super::error::StudyError;
+use crate::artifact::content_key;
 use crate::clip::{Clip, ClipFiles, DeviceKind, LazyClip, Overflow, Precision};
 use crate::data::{DataSpec, Dataset, Split};
 use crate::embeddings::encode::{
     encode_dataset, encode_texts as encode_text_list, image_cache_key,
 };
+use crate::embeddings::shard::{merge, Shard};
 use crate::embeddings::{Embeddings, Kind};
 use crate::error::Result;
 use crate::observe::Observer;
@@ -79,6 +81,10 @@ pub struct ImageEncoding {
     pub limit: Option<usize>,
     /// Re-encode even when the output already holds embeddings of the same inputs.
     pub force: bool,
+    /// Encode only this contiguous slice of the dataset order (after `limit`, aligned to
+    /// `batch_size`); the shard files of all slices, encoded with the same batch size, join
+    /// into the unsharded run's file, bit for bit, with [`merge_embeddings`].
+    pub shard: Option<Shard>,
 }
 
 impl ImageEncoding {
@@ -91,6 +97,7 @@ impl ImageEncoding {
             batch_size: defaults::IMAGE_BATCH_SIZE,
             limit: None,
             force: false,
+            shard: None,
         }
     }
 }
@@ -126,13 +133,29 @@ pub fn encode_images(
     // before (and, on a hit, without) loading the weights.
     let lazy = params.clip.lazy()?;
     let checkpoint_hash = lazy.fingerprint()?.to_string();
-    let key = image_cache_key(
+    let full_key = image_cache_key(
         &checkpoint_hash,
         lazy.preprocess()?,
         params.clip.precision,
         params.clip.device,
         &dataset.manifest_hash(),
     );
+    // A shard is keyed by the whole run's key (the whole dataset's manifest) and its slice.
+    let total = dataset.len();
+    let shard_range = params
+        .shard
+        .map(|shard| shard.range(total, params.batch_size));
+    let key = match (params.shard, &shard_range) {
+        (Some(shard), Some(range)) => {
+            dataset.samples = dataset.samples.drain(range.clone()).collect();
+            let rows = format!("{range:?}");
+            content_key(
+                "softtext-image-shard-v1",
+                &[&full_key, &shard.to_string(), &rows],
+            )
+        }
+        _ => full_key.clone(),
+    };
     if !params.force {
         if let Some(cached) = Embeddings::load_if_fresh(out, &key) {
             observer.status(&format!(
@@ -149,9 +172,13 @@ pub fn encode_images(
         }
     }
     observer.status(&format!(
-        "encoding {} {} images from {} with {} ({}, {})",
+        "encoding {} {} images{} from {} with {} ({}, {})",
         dataset.len(),
         dataset.split,
+        match (params.shard, &shard_range) {
+            (Some(s), Some(range)) => format!(" (shard {s}: rows {range:?} of {total})"),
+            _ => String::new(),
+        },
         params.data,
         params.clip.model,
         params.clip.device,
@@ -165,7 +192,7 @@ pub fn encode_images(
     info.insert("data".into(), params.data.to_string());
     info.insert("split".into(), params.split.to_string());
     info.insert("checkpoint_hash".into(), checkpoint_hash);
-    let embeddings = Embeddings {
+    let mut embeddings = Embeddings {
         kind: Kind::Image,
         dim: clip.dim(),
         data,
@@ -175,6 +202,9 @@ pub fn encode_images(
         key,
         info,
     };
+    if let (Some(shard), Some(range)) = (params.shard, shard_range) {
+        shard.annotate(&mut embeddings, range, total, &full_key);
+    }
     embeddings.save(out)?;
     observer.status(&format!(
         "wrote {} ({} images x {} dims) in {:.1}s ({:.1} images/s encoding)",
@@ -241,4 +271,29 @@ pub fn encode_texts(
         started.elapsed().as_secs_f64()
     ));
     Ok(embeddings)
+}
+
+/// Joins the shard files of one sharded encoding (`encode_images` with
+/// [`ImageEncoding::shard`], one file per slice, in any order) into `out`: the file the
+/// unsharded run writes, with the same rows, tensors and cache key. Refuses shards of
+/// different runs, overlaps and gaps before writing anything.
+pub fn merge_embeddings(
+    shards: &[PathBuf],
+    out: &Path,
+    observer: &dyn Observer,
+) -> Result<Embeddings> {
+    let loaded = shards
+        .iter()
+        .map(|path| Ok((path.display().to_string(), Embeddings::load(path)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = merge(&loaded)?;
+    merged.save(out)?;
+    observer.status(&format!(
+        "merged {} shards into {} ({} images x {} dims)",
+        shards.len(),
+        out.display(),
+        merged.len(),
+        merged.dim
+    ));
+    Ok(merged)
 }

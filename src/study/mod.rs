@@ -34,7 +34,8 @@ pub use config::{
     ReportSettings, StudyConfig, UmapSettings,
 };
 pub use encode::{
-    encode_images, encode_texts, ClipSpec, EncodedImages, ImageEncoding, TextEncoding,
+    encode_images, encode_texts, merge_embeddings, ClipSpec, EncodedImages, ImageEncoding,
+    TextEncoding,
 };
 pub use error::StudyError;
 pub use evaluate::{

@@ -129,6 +129,7 @@ impl Study {
                 batch_size: config.clip.batch_size,
                 limit: config.data.limit,
                 force: false,
+                shard: None,
             },
             &images_path,
             observer,
