@@ -16,8 +16,12 @@ pub struct EvalArgs {
     #[arg(long, value_name = "EMB.safetensors")]
     pub images: PathBuf,
     /// CLIP checkpoint for the texts (default: the one that encoded the images).
-    #[arg(long, value_name = "CLIP")]
+    #[arg(long, value_name = "CLIP", conflicts_with = "texts")]
     pub clip: Option<String>,
+    /// Text embeddings made elsewhere (`softtext import-embeddings --texts`), holding every
+    /// prompt the protocols use; then no CLIP is loaded.
+    #[arg(long, value_name = "TEXTS.safetensors")]
+    pub texts: Option<PathBuf>,
     /// Auxiliary top-k predictions: `self` (CLIP's own hard-prompt ranking), `oracle` (true
     /// class + its most-confused class), or a .json/.csv/.safetensors file keyed by image id.
     #[arg(long, default_value = "self", value_name = "SOURCE")]
@@ -124,6 +128,7 @@ pub fn run(args: EvalArgs, observer: &dyn Observer) -> Result<()> {
         text_device: args.device,
         text_precision: args.dtype,
         aux: aux_spec(&args.aux)?,
+        texts: args.texts.clone(),
         prompts: prompts(args.prompts.as_deref(), args.hard.as_deref())?,
         settings: settings(&args)?,
     };

@@ -5,6 +5,7 @@
 mod auxiliary;
 mod encode;
 mod eval;
+mod import;
 mod progress;
 mod report;
 mod reproduce;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Join the shard files of `encode-images --shard` into the unsharded file.
     #[command(after_help = MERGE_AFTER_HELP)]
     MergeEmbeddings(encode::MergeEmbeddingsArgs),
+    /// Turn features made elsewhere (.npy/.npz/.safetensors, with ids and labels, or texts)
+    /// into an embedding file that every protocol and figure can read.
+    ImportEmbeddings(import::ImportArgs),
     /// Zero-shot accuracy of hard and soft prompts under every protocol (Table 1 and more).
     Eval(eval::EvalArgs),
     /// Joint UMAP of image and text embeddings per prompt set (the paper's Figures 3 and 4).
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> std::result::Result<(), String> {
         Command::EncodeTexts(args) => encode::run_texts(args, &terminal),
         Command::EncodeImages(args) => encode::run_images(args, &terminal),
         Command::MergeEmbeddings(args) => encode::run_merge(args, &terminal),
+        Command::ImportEmbeddings(args) => import::run(args, &terminal),
         Command::Eval(args) => eval::run(args, &terminal),
         Command::Umap(args) => umap::run(args, &terminal),
         Command::Report(args) => report::run(args, &terminal),

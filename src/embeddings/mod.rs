@@ -319,4 +319,5 @@ impl Embeddings {
 }
 
 pub mod encode;
+pub mod import;
 pub mod shard;

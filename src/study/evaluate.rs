@@ -13,7 +13,7 @@ use super::encode::ClipSpec;
 use super::error::StudyError;
 use crate::artifact::write_atomic;
 use crate::auxiliary::predictions::AuxPredictions;
-use crate::clip::ClipFiles;
+use crate::clip::{ClipFiles, LazyClip};
 use crate::embeddings::encode::cached_text_embeddings;
 use crate::embeddings::{Embeddings, Kind};
 use crate::error::Result;
@@ -125,6 +125,9 @@ pub struct Evaluation {
     pub text_precision: crate::clip::Precision,
     /// Where each image's top-k classes come from.
     pub aux: AuxSpec,
+    /// Text embeddings made elsewhere (`import-embeddings`) holding every planned text; then
+    /// no CLIP is loaded. `None`: the texts are encoded (and cached) with [`Evaluation::clip`].
+    pub texts: Option<PathBuf>,
     /// Classes, hard templates, relations.
     pub prompts: PromptConfigFile,
     /// Protocols and statistics.
@@ -141,6 +144,7 @@ impl Evaluation {
             text_device: crate::clip::DeviceKind::Cpu,
             text_precision: crate::clip::Precision::F32,
             aux: AuxSpec::SelfRanking,
+            texts: None,
             prompts: PromptConfigFile::default(),
             settings: EvalSettings::default(),
         }
@@ -191,51 +195,42 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
     }
     let plan = plan_texts(&eval_params, &config, &aux)?;
 
-    let clip_spec = match (&params.clip, images.info.get("model")) {
-        (Some(spec), _) => spec.clone(),
-        (None, Some(model)) => model.clone(),
-        (None, None) => {
-            return Err(StudyError::Missing(
-                "--clip is needed: the image file does not name its model".into(),
-            )
-            .into())
-        }
-    };
-    let encoder = ClipSpec {
-        model: clip_spec.clone(),
-        device: params.text_device,
-        precision: params.text_precision,
-    };
-    // The text cache is checked against the checkpoint's fingerprint, so the weights are
-    // loaded only when some text must be encoded.
-    let clip = encoder.lazy()?;
-    let checkpoint_hash = clip.fingerprint()?;
-    if let Some(image_hash) = images.info.get("checkpoint_hash") {
-        if image_hash != checkpoint_hash {
-            return Err(StudyError::Input(format!(
-                "{}: the images were encoded by another checkpoint than {clip_spec}; texts and images must come from the same CLIP",
-                params.images.display()
-            ))
-            .into());
-        }
-    }
     std::fs::create_dir_all(out).map_err(|source| StudyError::Io {
         path: out.to_path_buf(),
         source,
     })?;
     let text_started = Instant::now();
-    let (texts, cached) = cached_text_embeddings(
-        &clip,
-        plan.texts(),
-        params.settings.batch_size,
-        &out.join("texts.safetensors"),
-        observer,
-    )?;
-    observer.status(&format!(
-        "{} unique texts ({})",
-        texts.len(),
-        if cached { "cached" } else { "encoded" }
-    ));
+    let (texts, clip_spec, random_weights) = match &params.texts {
+        Some(path) => {
+            let texts =
+                imported_texts(path, &images, plan.texts(), &out.join("texts.safetensors"))?;
+            observer.status(&format!(
+                "{} unique texts (from {})",
+                texts.len(),
+                path.display()
+            ));
+            let model = texts.info.get("model").cloned().unwrap_or_default();
+            let random = Path::new(&model).join(RANDOM_WEIGHTS_MARKER).exists();
+            (texts, model, random)
+        }
+        None => {
+            let (clip_spec, clip) = text_encoder(params, &images)?;
+            let (texts, cached) = cached_text_embeddings(
+                &clip,
+                plan.texts(),
+                params.settings.batch_size,
+                &out.join("texts.safetensors"),
+                observer,
+            )?;
+            observer.status(&format!(
+                "{} unique texts ({})",
+                texts.len(),
+                if cached { "cached" } else { "encoded" }
+            ));
+            let random = files_are_random(clip.files());
+            (texts, clip_spec, random)
+        }
+    };
     let text_seconds = text_started.elapsed().as_secs_f64();
     let eval_started = Instant::now();
     let bank = TextBank::new(texts.ids.clone(), texts.data.clone(), texts.dim)?;
@@ -260,7 +255,7 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         images_file: params.images.display().to_string(),
         images: images.info.clone().into_iter().collect(),
         clip: clip_spec.clone(),
-        random_weights: files_are_random(clip.files()),
+        random_weights,
         aux: aux.name(),
         prompts_toml: toml::to_string(&PromptConfigFile::from(&config)).unwrap_or_default(),
         timings: vec![
@@ -291,6 +286,100 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         run,
         files,
     })
+}
+
+/// The text encoder for `params`: `--clip`, or the checkpoint named in the image file; it
+/// must be the one that encoded the images. Only its fingerprint is read here: the weights
+/// load when some text is not in the cache.
+fn text_encoder(params: &Evaluation, images: &Embeddings) -> Result<(String, LazyClip)> {
+    let clip_spec = match (&params.clip, images.info.get("model")) {
+        (Some(spec), _) => spec.clone(),
+        (None, Some(model)) => model.clone(),
+        (None, None) => {
+            return Err(StudyError::Missing(
+                "--clip is needed: the image file does not name its model".into(),
+            )
+            .into())
+        }
+    };
+    let encoder = ClipSpec {
+        model: clip_spec.clone(),
+        device: params.text_device,
+        precision: params.text_precision,
+    };
+    let clip = encoder.lazy()?;
+    if let Some(image_hash) = images.info.get("checkpoint_hash") {
+        if image_hash != clip.fingerprint()? {
+            return Err(StudyError::Input(format!(
+                "{}: the images were encoded by another checkpoint than {clip_spec}; texts and images must come from the same CLIP",
+                params.images.display()
+            ))
+            .into());
+        }
+    }
+    Ok((clip_spec, clip))
+}
+
+/// The planned texts from a text embedding file made elsewhere (`import-embeddings`), written
+/// to `cache` for the figure stages; every planned text must be in it, in the images' width.
+fn imported_texts(
+    path: &Path,
+    images: &Embeddings,
+    planned: &[String],
+    cache: &Path,
+) -> Result<Embeddings> {
+    let file = Embeddings::load(path)?;
+    if file.kind != Kind::Text {
+        return Err(StudyError::Input(format!(
+            "{}: holds image embeddings; --texts needs a text embedding file",
+            path.display()
+        ))
+        .into());
+    }
+    if file.dim != images.dim {
+        return Err(StudyError::Input(format!(
+            "{}: texts of {} dims, but the images have {}; both must come from one model",
+            path.display(),
+            file.dim,
+            images.dim
+        ))
+        .into());
+    }
+    let row: std::collections::HashMap<&str, usize> = file
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
+    let missing: Vec<&String> = planned
+        .iter()
+        .filter(|t| !row.contains_key(t.as_str()))
+        .collect();
+    if let Some(first) = missing.first() {
+        return Err(StudyError::Input(format!(
+            "{}: {} of the {} planned texts are not in it, e.g. {first:?}; import embeddings for every prompt the protocols use",
+            path.display(),
+            missing.len(),
+            planned.len()
+        ))
+        .into());
+    }
+    let mut data = Vec::with_capacity(planned.len() * file.dim);
+    for text in planned {
+        data.extend_from_slice(file.row(row[text.as_str()]));
+    }
+    let subset = Embeddings {
+        kind: Kind::Text,
+        dim: file.dim,
+        data,
+        ids: planned.to_vec(),
+        labels: None,
+        classes: Vec::new(),
+        key: crate::artifact::content_key("softtext-imported-subset-v1", &[file.key.as_str()]),
+        info: file.info.clone(),
+    };
+    subset.save(cache)?;
+    Ok(subset)
 }
 
 /// Whether a checkpoint folder is one of softtext's random-weight fixtures.

@@ -24,6 +24,7 @@ mod encode;
 mod error;
 mod evaluate;
 mod figures;
+mod import;
 mod report;
 mod run;
 
@@ -43,6 +44,7 @@ pub use evaluate::{
     EvalOutcome, Evaluation, RunInfo, RANDOM_WEIGHTS_MARKER,
 };
 pub use figures::{provenance_path, umap, UmapFigures};
+pub use import::{import_embeddings, EmbeddingImport, ImportRows};
 pub use report::{headline_table, report, ReportParams};
 pub use run::{Study, StudyOutcome, AUX_PREDICTIONS};
 

@@ -186,6 +186,7 @@ impl Study {
                         text_device: device,
                         text_precision: config.clip.precision,
                         aux: aux.clone(),
+                        texts: None,
                         prompts: config.prompts.clone(),
                         settings: config.eval.clone(),
                     },
