@@ -190,6 +190,18 @@ impl DataSpec {
         }
     }
 
+    /// The official release's archive name, for messages about missing data
+    /// (`cifar-10-binary.tar.gz`, `cifar-100-binary.tar.gz`, `stl10_binary.tar.gz`); `None`
+    /// for `folder:` data. Only `cifar10-bin:` data can be downloaded.
+    pub fn official_archive(&self) -> Option<&'static str> {
+        match self {
+            DataSpec::CifarBin(_) => Some("cifar-10-binary.tar.gz"),
+            DataSpec::Cifar100Bin { .. } => Some("cifar-100-binary.tar.gz"),
+            DataSpec::Stl10Bin(_) => Some("stl10_binary.tar.gz"),
+            DataSpec::Folder(_) => None,
+        }
+    }
+
     /// The same CIFAR-100 data with `label`'s labelling (what a `--label fine|coarse`
     /// option or a `[data] label` field would apply); an error for any other kind of data.
     pub fn with_cifar100_label(self, label: Cifar100Label) -> Result<Self> {
@@ -432,7 +444,8 @@ mod tests {
         }
         let fine: DataSpec = "cifar100-bin:c".parse().unwrap();
         assert_eq!(
-            fine.with_cifar100_label(Cifar100Label::Coarse)
+            fine.clone()
+                .with_cifar100_label(Cifar100Label::Coarse)
                 .unwrap()
                 .to_string(),
             "cifar100-coarse-bin:c"
