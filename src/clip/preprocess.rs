@@ -58,7 +58,9 @@ impl RgbImage {
     }
 
     /// Decodes a JPEG with libjpeg-turbo (PIL's decoder, so pixels match PIL's exactly) and
-    /// any other format the `image` crate reads (PNG, ...), converting to RGB.
+    /// any other format the `image` crate reads (PNG, ...), converting to RGB. CMYK and
+    /// YCCK JPEGs become RGB as PIL's `convert("RGB")` makes them (Adobe's inverted CMYK,
+    /// no colour management).
     pub fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
         if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
             return decode_jpeg(bytes);
@@ -88,7 +90,23 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
     // libjpeg reports corrupt data through its error handler, which the mozjpeg crate turns
     // into a Rust panic; it is caught here and becomes an ordinary error.
     let decoded = std::panic::catch_unwind(|| -> std::io::Result<RgbImage> {
-        let mut decoder = mozjpeg::Decompress::new_mem(bytes)?.rgb()?;
+        let decoder = mozjpeg::Decompress::new_mem(bytes)?;
+        if matches!(
+            decoder.color_space(),
+            mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK
+        ) {
+            // libjpeg converts YCCK to CMYK itself; CMYK to RGB is PIL's conversion.
+            let mut decoder = decoder.to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)?;
+            let (width, height) = (decoder.width(), decoder.height());
+            let cmyk: Vec<[u8; 4]> = decoder.read_scanlines()?;
+            decoder.finish()?;
+            return Ok(RgbImage {
+                width,
+                height,
+                pixels: cmyk.iter().flat_map(|&p| adobe_cmyk_to_rgb(p)).collect(),
+            });
+        }
+        let mut decoder = decoder.rgb()?;
         let (width, height) = (decoder.width(), decoder.height());
         let rows: Vec<[u8; 3]> = decoder.read_scanlines()?;
         decoder.finish()?;
@@ -108,6 +126,23 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "corrupt JPEG data".to_string())),
     }
+}
+
+/// One pixel of libjpeg's CMYK output to RGB exactly as PIL's `Image.open(f).convert("RGB")`
+/// does. PIL reads every CMYK JPEG with Adobe's inverted polarity (raw mode `CMYK;I`: its
+/// C is `255 - stored`, ...), Adobe marker or not, then converts with
+/// `channel = clip(nk - nk * channel / 255)`, `nk = 255 - K`, the product rounded in fixed
+/// point as its `MULDIV255` macro does. With the inversion folded in, `nk` is the stored
+/// K byte and each channel is `nk - MULDIV255(255 - stored, nk)`.
+fn adobe_cmyk_to_rgb([c, m, y, k]: [u8; 4]) -> [u8; 3] {
+    let nk = u32::from(k);
+    let channel = |stored: u8| {
+        let t = u32::from(255 - stored) * nk + 128;
+        let product = ((t >> 8) + t) >> 8;
+        // PIL clips to 0..=255; the rounded product never exceeds nk anyway.
+        nk.saturating_sub(product) as u8
+    };
+    [channel(c), channel(m), channel(y)]
 }
 
 /// Keeps the panics that carry libjpeg's errors off stderr (they are reported as errors);

@@ -1,4 +1,5 @@
-//! `folder:PATH` datasets: `SPLIT/CLASS/IMAGE` in a directory or a (gzipped) tar stream.
+//! `folder:PATH` datasets: `SPLIT/CLASS/IMAGE` in a directory or a (gzipped) tar stream,
+//! with an optional `classnames.txt` of display names beside the `SPLIT` folders.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -17,11 +18,19 @@ struct Entry {
     bytes: Vec<u8>,
 }
 
-/// What a scan saw: image files and the `SPLIT/CLASS` folders (empty ones included).
+/// The file of display names, one per class folder in sorted order.
+const CLASS_NAMES: &str = "classnames.txt";
+
+/// What a scan saw: image files, the `SPLIT/CLASS` folders (empty ones included), the
+/// folders above each `SPLIT` and every `classnames.txt` (by the folder it is in).
 #[derive(Default)]
 struct Scan {
     entries: Vec<Entry>,
     class_dirs: BTreeSet<(String, String)>,
+    /// `(SPLIT, the folder SPLIT is in)`, `""` for the top.
+    split_parents: BTreeSet<(String, String)>,
+    /// `(folder, path, bytes)` of each `classnames.txt`.
+    class_names: Vec<(String, String, Vec<u8>)>,
 }
 
 impl Scan {
@@ -45,7 +54,14 @@ impl Scan {
             if n >= 2 {
                 self.class_dirs
                     .insert((parts[n - 2].to_string(), parts[n - 1].to_string()));
+                self.split_parents
+                    .insert((parts[n - 2].to_string(), parts[..n - 2].join("/")));
             }
+            return Ok(());
+        }
+        if n >= 1 && parts[n - 1] == CLASS_NAMES {
+            self.class_names
+                .push((parts[..n - 1].join("/"), parts.join("/"), bytes()?));
             return Ok(());
         }
         if n < 3 {
@@ -53,6 +69,8 @@ impl Scan {
         }
         let (split, class) = (parts[n - 3].to_string(), parts[n - 2].to_string());
         self.class_dirs.insert((split.clone(), class.clone()));
+        self.split_parents
+            .insert((split.clone(), parts[..n - 3].join("/")));
         self.entries.push(Entry {
             split,
             class,
@@ -89,18 +107,23 @@ pub(super) fn load(
         .filter(|(s, _)| s == wanted)
         .map(|(_, c)| c.clone())
         .collect();
-    let classes: Vec<String> = match classes {
+    // Display names: classnames.txt's lines, else the folder names themselves.
+    let display: Vec<String> = match class_names_file(path, &scan, wanted)? {
+        Some((file, bytes)) => parse_class_names(path, file, bytes, &found_classes, wanted)?,
         None => found_classes.iter().cloned().collect(),
+    };
+    let classes: Vec<String> = match classes {
+        None => display.clone(),
         Some(list) => {
             for c in list {
-                if !found_classes.contains(c) {
+                if !display.contains(c) {
                     return Err(DataError::invalid(format!(
                         "{}: class {c:?} is listed but has no folder in split {wanted}",
                         path.display()
                     )));
                 }
             }
-            if let Some(extra) = found_classes.iter().find(|c| !list.contains(c)) {
+            if let Some(extra) = display.iter().find(|c| !list.contains(c)) {
                 return Err(DataError::invalid(format!(
                     "{}: split {wanted} has a folder {extra:?} that is not in the class list",
                     path.display()
@@ -109,10 +132,15 @@ pub(super) fn load(
             list.to_vec()
         }
     };
-    let index: BTreeMap<&str, usize> = classes
+    let label_of_display: BTreeMap<&str, usize> = classes
         .iter()
         .enumerate()
         .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let index: BTreeMap<&str, usize> = found_classes
+        .iter()
+        .zip(&display)
+        .map(|(folder, name)| (folder.as_str(), label_of_display[name.as_str()]))
         .collect();
     let mut samples: Vec<Sample> = scan
         .entries
@@ -137,6 +165,73 @@ pub(super) fn load(
     }
     samples.sort_by(|a, b| (a.label, &a.id).cmp(&(b.label, &b.id)));
     Ok((classes, samples))
+}
+
+/// The `classnames.txt` beside the folders of split `wanted`, if there is one.
+fn class_names_file<'s>(
+    path: &Path,
+    scan: &'s Scan,
+    wanted: &str,
+) -> Result<Option<(&'s str, &'s [u8])>> {
+    let beside: Vec<&(String, String, Vec<u8>)> = scan
+        .class_names
+        .iter()
+        .filter(|(folder, _, _)| {
+            scan.split_parents
+                .contains(&(wanted.to_string(), folder.clone()))
+        })
+        .collect();
+    match beside.as_slice() {
+        [] => Ok(None),
+        [(_, file, bytes)] => Ok(Some((file.as_str(), bytes.as_slice()))),
+        several => Err(DataError::invalid(format!(
+            "{}: several {CLASS_NAMES} beside {wanted} folders: {}",
+            path.display(),
+            several
+                .iter()
+                .map(|(_, file, _)| file.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// One display name per class folder, in folder order; trailing blank lines are ignored,
+/// any other blank line, a repeated name or a count other than the folders' is an error
+/// naming the file (and line).
+fn parse_class_names(
+    path: &Path,
+    file: &str,
+    bytes: &[u8],
+    folders: &BTreeSet<String>,
+    wanted: &str,
+) -> Result<Vec<String>> {
+    let at = |what: String| DataError::invalid(format!("{}: {file}: {what}", path.display()));
+    let text = std::str::from_utf8(bytes).map_err(|_| at("not UTF-8 text".to_string()))?;
+    let mut names: Vec<&str> = text.lines().map(str::trim).collect();
+    while names.last() == Some(&"") {
+        names.pop();
+    }
+    if names.len() != folders.len() {
+        return Err(at(format!(
+            "{} names for the {} class folders of split {wanted} (one name a line, in sorted folder order)",
+            names.len(),
+            folders.len()
+        )));
+    }
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            return Err(at(format!("line {} is empty", i + 1)));
+        }
+        if let Some(first) = names[..i].iter().position(|n| n == name) {
+            return Err(at(format!(
+                "line {} repeats line {}'s name {name:?}",
+                i + 1,
+                first + 1
+            )));
+        }
+    }
+    Ok(names.into_iter().map(String::from).collect())
 }
 
 fn scan(path: &Path) -> Result<Scan> {

@@ -10,7 +10,8 @@
 //!
 //! # Optional; defaults to preset = "single" (the paper's hard text).
 //! [hard]
-//! preset = "openai-cifar10"   # or: templates = ["a photo of a {}.", ...]
+//! preset = "openai-cifar10"   # or "openai-cifar100", "openai-stl10", "single";
+//!                             # or: templates = ["a photo of a {}.", ...]
 //!
 //! # Optional; defaults to the paper's like, look-like, resemble.
 //! [[relations]]
@@ -54,7 +55,7 @@ pub struct PromptConfigFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HardConfig {
-    /// `"single"` or `"openai-cifar10"`.
+    /// `"single"`, `"openai-cifar10"`, `"openai-cifar100"` or `"openai-stl10"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<HardPreset>,
     /// Explicit templates, each with exactly one `{}`.

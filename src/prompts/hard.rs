@@ -40,8 +40,12 @@ pub const OPENAI_CIFAR10_TEMPLATES: [&str; 18] = [
     "a photo of the big {}.",
 ];
 
-/// Named sets of hard templates, selectable from config as
-/// `preset = "single"` or `preset = "openai-cifar10"`.
+/// OpenAI CLIP's 2 STL-10 prompt templates, in their published order (`data/prompts.md` of
+/// the openai/CLIP repository, section STL10).
+pub const OPENAI_STL10_TEMPLATES: [&str; 2] = ["a photo of a {}.", "a photo of the {}."];
+
+/// Named sets of hard templates, selectable from config as `preset = "single"`,
+/// `"openai-cifar10"`, `"openai-cifar100"` or `"openai-stl10"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HardPreset {
@@ -49,6 +53,12 @@ pub enum HardPreset {
     Single,
     /// [`OPENAI_CIFAR10_TEMPLATES`].
     OpenaiCifar10,
+    /// CLIP's CIFAR-100 templates, the same 18 as CIFAR-10's
+    /// ([`OPENAI_CIFAR10_TEMPLATES`]; `data/prompts.md` of the openai/CLIP repository lists
+    /// them under both datasets).
+    OpenaiCifar100,
+    /// [`OPENAI_STL10_TEMPLATES`].
+    OpenaiStl10,
 }
 
 impl HardPreset {
@@ -56,7 +66,8 @@ impl HardPreset {
     pub fn template_strings(self) -> &'static [&'static str] {
         match self {
             HardPreset::Single => std::slice::from_ref(&PAPER_HARD_TEMPLATE),
-            HardPreset::OpenaiCifar10 => &OPENAI_CIFAR10_TEMPLATES,
+            HardPreset::OpenaiCifar10 | HardPreset::OpenaiCifar100 => &OPENAI_CIFAR10_TEMPLATES,
+            HardPreset::OpenaiStl10 => &OPENAI_STL10_TEMPLATES,
         }
     }
 
@@ -291,6 +302,34 @@ mod tests {
                 text: "a blurry photo of a automobile."
             }
         );
+    }
+
+    #[test]
+    fn cifar100_and_stl10_presets_are_clips_published_lists() {
+        // CLIP's data/prompts.md gives CIFAR-100 the CIFAR-10 list and STL-10 two templates.
+        assert_eq!(
+            HardPreset::OpenaiCifar100.template_strings(),
+            &OPENAI_CIFAR10_TEMPLATES[..]
+        );
+        assert_eq!(
+            HardPreset::OpenaiStl10.template_strings(),
+            ["a photo of a {}.", "a photo of the {}."]
+        );
+        let stl10 = ClassList::new(["airplane", "monkey"]).unwrap();
+        let prompts = HardPrompts::from_preset(&stl10, HardPreset::OpenaiStl10);
+        assert_eq!(
+            prompts.texts_by_class()[1],
+            ["a photo of a monkey.", "a photo of the monkey."]
+        );
+        for (name, preset) in [
+            ("openai-cifar100", HardPreset::OpenaiCifar100),
+            ("openai-stl10", HardPreset::OpenaiStl10),
+        ] {
+            let config =
+                crate::prompts::PromptConfig::from_toml_str(&format!("[hard]\npreset = {name:?}"))
+                    .unwrap();
+            assert_eq!(config.hard_templates(), preset.templates().as_slice());
+        }
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub use config::{HardConfig, PromptConfig, PromptConfigFile, RelationSpec};
 pub use error::PromptError;
 pub use hard::{
     HardPreset, HardPrompt, HardPrompts, HardTemplate, OPENAI_CIFAR10_TEMPLATES,
-    PAPER_HARD_TEMPLATE,
+    OPENAI_STL10_TEMPLATES, PAPER_HARD_TEMPLATE,
 };
 pub use length::{
     check_token_lengths, ensure_token_lengths, LengthReport, OverLongText, TokenCounter,

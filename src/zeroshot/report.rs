@@ -15,6 +15,13 @@
 //!   and `hard-top2` are not in the paper and get none.
 //!
 //! The value is the paper's regardless of the model that produced the embeddings.
+//!
+//! The paper reports CIFAR-10 only, so every other dataset's column is empty: CIFAR-100
+//! (fine or coarse), STL-10 (whose ten classes are not CIFAR-10's: `car` and `monkey`
+//! for `automobile` and `frog`, in another order), a `folder:` dataset with other or
+//! reordered classes. The test is the class list, the only thing the report knows of the
+//! data; a CIFAR-10 class list from other images (the committed sample, the `train` split)
+//! still gets the paper's numbers, as a reference and not a like-for-like comparison.
 
 use serde::{Deserialize, Serialize};
 
@@ -166,4 +173,47 @@ pub fn paper_value(config: &PromptConfig, prompt_set: &str, kind: ProtocolKind) 
         .iter()
         .find(|(name, _)| *name == prompt_set)
         .map(|&(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompts::{ClassSpec, PromptConfigFile};
+
+    fn config(classes: &[&str]) -> PromptConfig {
+        PromptConfig::try_from(PromptConfigFile {
+            classes: Some(classes.iter().map(|&c| ClassSpec::new(c)).collect()),
+            ..PromptConfigFile::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn only_cifar10s_class_list_gets_the_papers_numbers() {
+        let cifar10 = config(&CIFAR10_CLASSES);
+        assert_eq!(
+            paper_value(&cifar10, "hard", ProtocolKind::Hard),
+            Some(0.9619)
+        );
+        assert_eq!(
+            paper_value(&cifar10, "look-like", ProtocolKind::All),
+            Some(0.9519)
+        );
+        assert_eq!(paper_value(&cifar10, "like", ProtocolKind::TopkMean), None);
+        // STL-10's classes, CIFAR-100's first fine classes, and CIFAR-10's classes
+        // reordered: no row gets a value.
+        let stl10 = config(&crate::data::STL10_CLASSES);
+        let cifar100 = config(&["apple", "aquarium fish", "baby", "bear", "beaver"]);
+        let mut reversed = CIFAR10_CLASSES;
+        reversed.reverse();
+        let reordered = config(&reversed);
+        for other in [&stl10, &cifar100, &reordered] {
+            assert!(!is_cifar10(other.classes()));
+            for set in ["hard", "like", "look-like", "resemble"] {
+                for kind in ProtocolKind::ALL {
+                    assert_eq!(paper_value(other, set, kind), None, "{set} {kind:?}");
+                }
+            }
+        }
+    }
 }
