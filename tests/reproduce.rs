@@ -365,7 +365,18 @@ fn every_shipped_config_parses() {
         }
     }
     names.sort();
-    assert_eq!(names, ["demo", "paper", "quick", "smoke"]);
+    assert_eq!(
+        names,
+        [
+            "cifar100",
+            "demo",
+            "demo-cifar100",
+            "paper",
+            "quick",
+            "smoke",
+            "stl10"
+        ]
+    );
 }
 
 #[test]

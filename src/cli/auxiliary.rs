@@ -58,7 +58,8 @@ pub struct AuxTrainArgs {
         value_name = "resnet50|resnet18|fast"
     )]
     pub model: ModelKind,
-    /// Training data (its train split): folder:PATH or cifar10-bin:PATH.
+    /// Training data (its train split): folder:, cifar10-bin:, cifar100-bin:,
+    /// cifar100-coarse-bin: or stl10-bin:PATH (see encode-images --help).
     #[arg(long, value_name = "SPEC")]
     pub data: DataSpec,
     /// Evaluation data (its test split); defaults to --data.
@@ -151,7 +152,7 @@ pub struct AuxPredictArgs {
     /// A checkpoint written by `softtext aux train`.
     #[arg(long, value_name = "FILE.safetensors")]
     pub checkpoint: PathBuf,
-    /// Images to classify: folder:PATH or cifar10-bin:PATH.
+    /// Images to classify: a --data spec as for encode-images.
     #[arg(long, value_name = "SPEC")]
     pub data: DataSpec,
     /// Which split of --data to classify.

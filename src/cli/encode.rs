@@ -95,8 +95,10 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
 pub struct EncodeImagesArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Dataset: folder:PATH (directory, .tar or .tar.gz laid out SPLIT/CLASS/IMAGE) or
-    /// cifar10-bin:PATH (cifar-10-binary.tar.gz or cifar-10-batches-bin/).
+    /// Dataset: folder:PATH (directory, .tar or .tar.gz laid out SPLIT/CLASS/IMAGE, with an
+    /// optional classnames.txt), cifar10-bin:PATH, cifar100-bin:PATH (fine labels),
+    /// cifar100-coarse-bin:PATH (the 20 superclasses) or stl10-bin:PATH (the official
+    /// binary releases, as .tar.gz or extracted).
     #[arg(long, value_name = "SPEC")]
     pub data: DataSpec,
     /// Which split to encode.

@@ -117,7 +117,8 @@ pub struct ClipSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSettings {
-    /// `folder:PATH` or `cifar10-bin:PATH` (relative paths are relative to the working
+    /// `folder:PATH`, `cifar10-bin:PATH`, `cifar100-bin:PATH`, `cifar100-coarse-bin:PATH` or
+    /// `stl10-bin:PATH` (relative paths are relative to the working
     /// folder).
     #[serde(with = "as_string")]
     pub spec: DataSpec,

@@ -308,23 +308,24 @@ fn preflight(
                 )?;
             }
             _ => {
+                // Only the CIFAR-10 release can be fetched; the others are named.
                 let how = match (
                     data,
+                    data.official_archive(),
                     offline,
                     config.data.download,
                     cfg!(feature = "download"),
                 ) {
-                    (DataSpec::Folder(_), ..) => String::new(),
-                    (_, true, ..) => {
-                        " (cifar-10-binary.tar.gz); --offline forbids fetching it".into()
+                    (DataSpec::CifarBin(_), Some(archive), true, ..) => {
+                        format!(" ({archive}); --offline forbids fetching it")
                     }
-                    (_, _, false, _) => {
-                        " (cifar-10-binary.tar.gz), or set [data] download = true".into()
+                    (DataSpec::CifarBin(_), Some(archive), _, false, _) => {
+                        format!(" ({archive}), or set [data] download = true")
                     }
-                    (_, _, true, false) => {
-                        " (cifar-10-binary.tar.gz), or rebuild with --features download to fetch it"
-                            .into()
+                    (DataSpec::CifarBin(_), Some(archive), _, true, false) => {
+                        format!(" ({archive}), or rebuild with --features download to fetch it")
                     }
+                    (_, Some(archive), ..) => format!(" ({archive})"),
                     _ => String::new(),
                 };
                 missing.push(format!(
