@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn slices_are_contiguous_batch_aligned_balanced_and_cover_every_row_once() {
-        for rows in [0, 1, 2, 7, 10, 90, 200] {
+        for rows in [0usize, 1, 2, 7, 10, 90, 200] {
             for batch in [1, 3, 16, 64] {
                 for count in 1..=5 {
                     let batches = rows.div_ceil(batch);
