@@ -203,10 +203,7 @@ pub fn run(args: AuxArgs, observer: &dyn Observer) -> Result<()> {
                 limit: args.limit,
                 batch_size: args.batch_size,
                 device: args.device,
-                shard: match args.shard {
-                    Some(shard) => Some(shard),
-                    None => Shard::from_slurm_env()?,
-                },
+                shard: super::shard_or_slurm(args.shard)?,
             };
             aux_predict(&prediction, &args.out, observer).map(|_| ())
         }

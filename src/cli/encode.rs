@@ -1,6 +1,6 @@
 //! `softtext encode-texts`, `softtext encode-images` and `softtext merge-embeddings`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use softtext::clip::{DeviceKind, Overflow, Precision};
@@ -8,7 +8,7 @@ use softtext::data::{DataSpec, Split};
 use softtext::embeddings::shard::Shard;
 use softtext::observe::Observer;
 use softtext::study::{
-    defaults, encode_images, encode_texts, merge_embeddings, ClipSpec, ImageEncoding, StudyError,
+    defaults, encode_images, encode_texts, merge_embeddings, read_lines, ClipSpec, ImageEncoding,
     TextEncoding,
 };
 use softtext::Result;
@@ -78,19 +78,6 @@ pub fn run_texts(args: EncodeTextsArgs, observer: &dyn Observer) -> Result<()> {
     encode_texts(&params, &args.out, observer).map(|_| ())
 }
 
-fn read_lines(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|source| StudyError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(text
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.trim().is_empty())
-        .map(String::from)
-        .collect())
-}
-
 #[derive(Debug, Args)]
 pub struct EncodeImagesArgs {
     #[command(flatten)]
@@ -132,10 +119,7 @@ pub fn run_images(args: EncodeImagesArgs, observer: &dyn Observer) -> Result<()>
         batch_size: args.batch_size,
         limit: args.limit,
         force: args.force,
-        shard: match args.shard {
-            Some(shard) => Some(shard),
-            None => Shard::from_slurm_env()?,
-        },
+        shard: super::shard_or_slurm(args.shard)?,
     };
     encode_images(&params, &args.out, observer).map(|_| ())
 }

@@ -143,6 +143,16 @@ fn error_line(e: &softtext::Error) -> String {
     }
 }
 
+/// `--shard I/N` when given, else the slice of a Slurm array task, else everything.
+pub(crate) fn shard_or_slurm(
+    shard: Option<softtext::embeddings::shard::Shard>,
+) -> Result<Option<softtext::embeddings::shard::Shard>> {
+    match shard {
+        Some(shard) => Ok(Some(shard)),
+        None => Ok(softtext::embeddings::shard::Shard::from_slurm_env()?),
+    }
+}
+
 /// For `--limit`-style counts: 0 would silently mean "no images" (or, before, "all").
 pub(crate) fn at_least_one(text: &str) -> std::result::Result<usize, String> {
     match text.parse::<usize>() {

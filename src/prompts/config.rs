@@ -97,7 +97,7 @@ impl PromptConfig {
     pub fn from_toml_str(toml_text: &str) -> Result<Self, PromptError> {
         let file: PromptConfigFile =
             toml::from_str(toml_text).map_err(|error| PromptError::ConfigSyntax {
-                message: crate::error::toml_error_line(toml_text, &error),
+                message: crate::diagnostics::toml_error_line(toml_text, &error),
             })?;
         Self::try_from(file)
     }

@@ -453,7 +453,7 @@ impl StudyConfig {
     /// Parses and checks a config from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, StudyError> {
         let config: Self = toml::from_str(text)
-            .map_err(|e| StudyError::Config(crate::error::toml_error_line(text, &e)))?;
+            .map_err(|e| StudyError::Config(crate::diagnostics::toml_error_line(text, &e)))?;
         config.check()?;
         Ok(config)
     }

@@ -40,7 +40,7 @@ pub fn read_prompt_file(path: &Path) -> Result<PromptConfigFile> {
         StudyError::Config(format!(
             "{}: {}",
             path.display(),
-            crate::error::toml_error_line(&text, &e)
+            crate::diagnostics::toml_error_line(&text, &e)
         ))
         .into()
     })

@@ -59,14 +59,20 @@ fn bad(path: &Path, message: impl std::fmt::Display) -> crate::Error {
     StudyError::Input(format!("{}: {message}", path.display())).into()
 }
 
-/// A list of strings: a JSON array, or one per line (blank lines skipped, CR stripped).
+/// A list of strings: a JSON array, or one per line (see [`read_lines`]).
 fn read_list(path: &Path) -> Result<Vec<String>> {
-    let text = read_text(path)?;
     if path.extension().is_some_and(|e| e == "json") {
+        let text = read_text(path)?;
         return serde_json::from_str(&text)
             .map_err(|e| bad(path, format!("{e} (a JSON array of strings is needed)")));
     }
-    Ok(text
+    read_lines(path)
+}
+
+/// The lines of a text file, one item each: blank lines skipped, a trailing CR stripped
+/// (files written on Windows).
+pub fn read_lines(path: &Path) -> Result<Vec<String>> {
+    Ok(read_text(path)?
         .lines()
         .map(|l| l.trim_end_matches('\r'))
         .filter(|l| !l.trim().is_empty())

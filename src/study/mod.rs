@@ -44,7 +44,7 @@ pub use evaluate::{
     EvalOutcome, Evaluation, RunInfo, RANDOM_WEIGHTS_MARKER,
 };
 pub use figures::{provenance_path, umap, UmapFigures};
-pub use import::{import_embeddings, EmbeddingImport, ImportRows};
+pub use import::{import_embeddings, read_lines, EmbeddingImport, ImportRows};
 pub use report::{headline_table, report, ReportParams};
 pub use run::{Study, StudyOutcome, AUX_PREDICTIONS};
 
