@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use softtext::clip::{DeviceKind, Overflow, Precision};
-use softtext::data::{DataSpec, Split};
+use softtext::data::{Cifar100Label, DataSpec, Split};
 use softtext::embeddings::shard::Shard;
 use softtext::observe::Observer;
 use softtext::study::{
@@ -88,6 +88,10 @@ pub struct EncodeImagesArgs {
     /// binary releases, as .tar.gz or extracted).
     #[arg(long, value_name = "SPEC")]
     pub data: DataSpec,
+    /// CIFAR-100 labelling: fine (100 classes, the default) or coarse (20 superclasses);
+    /// the same as writing cifar100-coarse-bin:PATH.
+    #[arg(long, value_name = "fine|coarse")]
+    pub label: Option<Cifar100Label>,
     /// Which split to encode.
     #[arg(long, default_value_t = defaults::SPLIT, value_name = "train|test")]
     pub split: Split,
@@ -112,9 +116,13 @@ pub struct EncodeImagesArgs {
 }
 
 pub fn run_images(args: EncodeImagesArgs, observer: &dyn Observer) -> Result<()> {
+    let data = match args.label {
+        Some(label) => args.data.with_cifar100_label(label)?,
+        None => args.data,
+    };
     let params = ImageEncoding {
         clip: args.model.spec(),
-        data: args.data,
+        data,
         split: args.split,
         batch_size: args.batch_size,
         limit: args.limit,

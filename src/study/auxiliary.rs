@@ -66,15 +66,9 @@ pub fn aux_train(
     training.device.device()?;
     let train_data = Dataset::load(&training.data, Split::Train, None)?;
     let test_spec = training.test_data.as_ref().unwrap_or(&training.data);
-    let test_data = if params.eval_every > 0 {
-        Some(Dataset::load(
-            test_spec,
-            Split::Test,
-            Some(&train_data.classes),
-        )?)
-    } else {
-        None
-    };
+    let test_data = (params.eval_every > 0)
+        .then(|| per_epoch_test_set(test_spec, &train_data))
+        .transpose()?;
     std::fs::create_dir_all(out).map_err(|source| super::StudyError::Io {
         path: out.to_path_buf(),
         source,
@@ -120,6 +114,12 @@ pub fn aux_train(
             .unwrap_or_default()
     ));
     Ok(summary)
+}
+
+/// The test split of `spec` in the training data's class order, for the per-epoch test
+/// accuracy.
+pub(crate) fn per_epoch_test_set(spec: &DataSpec, train_data: &Dataset) -> Result<Dataset> {
+    Ok(Dataset::load(spec, Split::Test, Some(&train_data.classes))?)
 }
 
 /// Trains on data already loaded, with a status line per epoch and the curve redrawn after

@@ -125,6 +125,10 @@ pub struct DataSettings {
     /// Which split is evaluated.
     #[serde(default = "defaults::split", with = "as_string")]
     pub split: Split,
+    /// `fine` (the default) or `coarse`: which CIFAR-100 labelling `cifar100-bin:` data
+    /// is read with (the same as writing `cifar100-coarse-bin:`); an error for other data.
+    #[serde(default)]
+    pub label: Option<crate::data::Cifar100Label>,
     /// Evaluate at most this many images (round-robin over classes).
     #[serde(default)]
     pub limit: Option<usize>,
@@ -452,8 +456,16 @@ impl StudyConfig {
 
     /// Parses and checks a config from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, StudyError> {
-        let config: Self = toml::from_str(text)
+        let mut config: Self = toml::from_str(text)
             .map_err(|e| StudyError::Config(crate::diagnostics::toml_error_line(text, &e)))?;
+        if let Some(label) = config.data.label.take() {
+            config.data.spec = config
+                .data
+                .spec
+                .clone()
+                .with_cifar100_label(label)
+                .map_err(|e| StudyError::Config(format!("[data] label: {e}")))?;
+        }
         config.check()?;
         Ok(config)
     }
@@ -500,5 +512,49 @@ impl StudyConfig {
     /// Where the auxiliary classifier trains and predicts.
     pub fn aux_device(&self) -> DeviceKind {
         self.auxiliary.device.unwrap_or(self.clip.device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Cifar100Label;
+
+    fn config(data: &str) -> Result<StudyConfig, StudyError> {
+        StudyConfig::from_toml(&format!(
+            "name = \"t\"\n[clip]\nmodel = \"m\"\n[data]\n{data}\n[auxiliary]\nsource = \"self\"\n"
+        ))
+    }
+
+    #[test]
+    fn data_label_selects_the_cifar100_labelling_and_is_refused_elsewhere() {
+        let coarse = config("spec = \"cifar100-bin:c100\"\nlabel = \"coarse\"").unwrap();
+        assert_eq!(
+            coarse.data.spec,
+            DataSpec::Cifar100Bin {
+                path: "c100".into(),
+                label: Cifar100Label::Coarse
+            }
+        );
+        let fine = config("spec = \"cifar100-bin:c100\"").unwrap();
+        assert_eq!(fine.data.spec.to_string(), "cifar100-bin:c100");
+        let e = config("spec = \"folder:x\"\nlabel = \"coarse\"").unwrap_err();
+        assert!(e.to_string().starts_with("[data] label: "), "{e}");
+        let e = config("spec = \"cifar100-bin:c100\"\nlabel = \"medium\"").unwrap_err();
+        assert!(e.to_string().contains("line 6"), "{e}");
+    }
+
+    #[test]
+    fn report_protocol_rows_parse_and_name_the_setting() {
+        assert_eq!("pair".parse::<ReportProtocol>().unwrap().label(), "pair");
+        assert_eq!(
+            "blend-all(0.5)".parse::<ReportProtocol>().unwrap().label(),
+            "blend-all(0.5)"
+        );
+        let e = ReportProtocol::parse_as("blend-all", "--protocol").unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("--protocol \"blend-all\" has one row per parameter"));
+        assert!("hard".parse::<ReportProtocol>().is_err());
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::auxiliary::{train_on, CURVE_STEM};
+use super::auxiliary::{per_epoch_test_set, train_on, CURVE_STEM};
 use super::cache::{strings, Manifest, StageRunner};
 use super::config::{AuxSpec, StudyConfig};
 use super::encode::{encode_images, ClipSpec, ImageEncoding};
@@ -385,16 +385,11 @@ fn train_and_predict(
     // The evaluated images, in the classifier's class order; read once, and reused for the
     // per-epoch test accuracy when that is the same split (the default).
     let eval_full = Dataset::load(data_spec, split, Some(&train_data.classes))?;
-    let separate_test = if params.eval_every > 0 && (test_spec != data_spec || split != Split::Test)
-    {
-        Some(Dataset::load(
-            test_spec,
-            Split::Test,
-            Some(&train_data.classes),
-        )?)
-    } else {
-        None
-    };
+    let needs_separate_test =
+        params.eval_every > 0 && (test_spec != data_spec || split != Split::Test);
+    let separate_test = needs_separate_test
+        .then(|| per_epoch_test_set(test_spec, &train_data))
+        .transpose()?;
     let test_data: Option<&Dataset> = match &separate_test {
         Some(test) => Some(test),
         None if params.eval_every > 0 => Some(&eval_full),
