@@ -68,6 +68,11 @@ fn texts_to_plot<'a>(catalogue: &'a TextCatalogue, set: &'a str) -> Vec<&'a Text
         .collect()
 }
 
+/// Up to this many classes the hard figure labels one prompt per class; beyond it (CIFAR-100)
+/// the labels cover each other, and report.html's interactive figure names every star on
+/// hover instead.
+const MAX_CLASSES_LABELLED: usize = 20;
+
 fn default_labels(
     catalogue: &TextCatalogue,
     set: &str,
@@ -75,6 +80,9 @@ fn default_labels(
     plotted: &[&TextEntry],
 ) -> Vec<String> {
     if set == "hard" {
+        if catalogue.classes.len() > MAX_CLASSES_LABELLED {
+            return Vec::new();
+        }
         // One label per class: its first template.
         let mut seen = std::collections::HashSet::new();
         return plotted

@@ -201,7 +201,7 @@ impl Study {
         let mut report_inputs = vec![eval_key.clone()];
         if config.umap.enabled {
             let umap_settings = serde_json::to_string(&config.umap).expect("umap serialises");
-            let umap_key = content_key("umap-v3", &[&eval_key, &umap_settings]);
+            let umap_key = content_key("umap-v4", &[&eval_key, &umap_settings]);
             report_inputs.push(umap_key.clone());
             runner.stage(
                 "umap",
