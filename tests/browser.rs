@@ -11,6 +11,9 @@
 //! missing browser fails the test.
 #![cfg(unix)]
 
+mod common;
+use common::root;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
@@ -22,13 +25,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn softtext(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_softtext"))
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
+    let out = common::softtext_command()
         .args(args)
         .arg("--quiet")
         .current_dir(root())

@@ -1,19 +1,16 @@
 //! The command line as scripts use it: exact output forms, the embedding cache, and one-line
 //! errors with a non-zero exit for every bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::root;
+
+use std::path::Path;
+use std::process::Output;
 
 use softtext::embeddings::{Embeddings, Kind};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn softtext(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_softtext"))
-        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
+    common::softtext_command()
         .args(args)
         .current_dir(root())
         .env("HF_HOME", root().join("target/no-hf-home"))
@@ -435,9 +432,7 @@ fn closed_stdout_pipe_ends_without_a_panic() {
     use std::io::Read;
     use std::process::Stdio;
     let words: Vec<String> = (0..20_000).map(|i| format!("word{i}")).collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_softtext"))
-        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
+    let mut child = common::softtext_command()
         .arg("tokenize")
         .args(&words)
         .current_dir(root())

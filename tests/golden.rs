@@ -7,17 +7,13 @@
 //! `SOFTTEXT_CLIP=openai/clip-vit-large-patch14 SOFTTEXT_DATA=folder:../shared/data/cifar10-jpeg-test.tar.gz
 //!  cargo test --release --test golden -- --ignored --nocapture`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::root;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::{Path, PathBuf};
 
 fn softtext(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_softtext"))
-        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
+    let out = common::softtext_command()
         .args(args)
         .arg("--quiet")
         .current_dir(root())

@@ -2,24 +2,16 @@
 //! write them) and imported again give the table of the native file; bad inputs are refused
 //! with one line and no output.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
 
 use candle_core::{Device, Tensor};
 use softtext::embeddings::Embeddings;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn softtext(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_softtext"))
-        .args(args)
-        .current_dir(root())
-        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
-        .output()
-        .unwrap()
+    common::softtext_command().args(args).output().unwrap()
 }
 
 fn ok(o: Output) -> Output {

@@ -1,19 +1,15 @@
 //! `softtext reproduce` on configs/demo.toml: every stage runs, a rerun does no work, and a
 //! changed setting recomputes only what depends on it.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+use common::root;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 fn reproduce(config: &std::path::Path, out: &std::path::Path) -> (String, f64) {
     let started = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
-        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
+    let o = common::softtext_command()
         .args(["reproduce", "--offline", "--config"])
         .arg(config)
         .arg("--out")
@@ -52,9 +48,7 @@ fn epochs_logged(out: &std::path::Path) -> usize {
 /// after the start and each epoch takes 7 to 18 s, so polling every 20 ms kills the run
 /// during its second epoch, long before the tenth.
 fn start_and_kill_during_training(config: &std::path::Path, out: &std::path::Path) -> usize {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_softtext"))
-        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
+    let mut child = common::softtext_command()
         .args(["reproduce", "--offline", "--quiet", "--config"])
         .arg(config)
         .arg("--out")
@@ -219,9 +213,7 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     // A checkpoint replaced in place (here: trained with another seed) invalidates the
     // predictions and everything after them, though the training stage stays up to date.
     let other = dir.path().join("other-seed");
-    let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
-        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
+    let o = common::softtext_command()
         .args([
             "aux",
             "train",
@@ -270,9 +262,7 @@ fn bad_configs_are_refused_before_any_work() {
     let demo = std::fs::read_to_string(root().join("configs/demo.toml")).unwrap();
     let run = |text: &str| {
         std::fs::write(&config, text).unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
-            // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-            .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
+        let o = common::softtext_command()
             .args(["reproduce", "--offline", "--quiet", "--config"])
             .arg(&config)
             .arg("--out")
@@ -383,9 +373,7 @@ fn every_shipped_config_parses() {
 fn paper_config_offline_names_everything_missing_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("paper");
-    let o = Command::new(env!("CARGO_BIN_EXE_softtext"))
-        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
+    let o = common::softtext_command()
         .args([
             "reproduce",
             "--offline",

@@ -2,25 +2,15 @@
 //! processes, then `merge-embeddings`, must equal one unsharded run; merges of the wrong
 //! shards are refused with one line and write nothing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use softtext::embeddings::Embeddings;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn softtext() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_softtext"));
-    command
-        .current_dir(root())
-        // Checkpoint fingerprint stamps go to the build folder, not the user's cache.
-        .env("SOFTTEXT_CACHE", root().join("target/test-softtext-cache"))
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("SLURM_ARRAY_TASK_COUNT")
-        .env_remove("SLURM_ARRAY_TASK_MIN");
-    command
+    common::softtext_command()
 }
 
 fn encode(out: &Path, extra: &[&str]) -> Command {
