@@ -47,6 +47,9 @@ pub enum Error {
     /// UMAP parameters and inputs.
     #[error(transparent)]
     Umap(#[from] crate::umap::UmapError),
+    /// Fine-tuning the text side.
+    #[error(transparent)]
+    Finetune(#[from] crate::finetune::FinetuneError),
     /// Figures and report documents.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),

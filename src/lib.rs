@@ -90,6 +90,7 @@ mod diagnostics;
 pub mod download;
 pub mod embeddings;
 pub mod error;
+pub mod finetune;
 pub mod observe;
 pub mod prompts;
 pub mod report;

@@ -10,6 +10,10 @@ use crate::artifact::IoContext;
 
 type Result<T, E = ClipError> = std::result::Result<T, E>;
 
+/// A checkpoint folder holding this file has random weights (softtext's fixtures); reports
+/// made with it say so prominently, and fine-tuned copies keep it.
+pub const RANDOM_WEIGHTS_MARKER: &str = "RANDOM_WEIGHTS.md";
+
 /// The files of a checkpoint that softtext reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClipFiles {

@@ -42,12 +42,82 @@ fn layer_norm_eps(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
     )
 }
 
+/// Which kernels a forward pass uses.
+///
+/// candle's fused layer-norm and last-dimension softmax kernels are the fast path but have no
+/// backward pass; training runs the same maths through primitive ops so gradients flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kernels {
+    /// candle's fused kernels (inference).
+    #[default]
+    Fused,
+    /// Primitive ops that candle can differentiate (training).
+    Differentiable,
+}
+
+/// A layer norm that remembers its epsilon, so the differentiable path can recompute it.
+#[derive(Debug, Clone)]
+struct Norm {
+    inner: LayerNorm,
+    eps: f64,
+}
+
+impl Norm {
+    fn new(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            inner: layer_norm_eps(size, eps, vb)?,
+            eps,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, kernels: Kernels) -> Result<Tensor> {
+        match (kernels, self.inner.bias()) {
+            (Kernels::Differentiable, Some(bias)) => {
+                candle_nn::ops::layer_norm_slow(xs, self.inner.weight(), bias, self.eps as f32)
+            }
+            _ => self.inner.forward(xs),
+        }
+    }
+}
+
+/// A low-rank update added to a frozen projection (LoRA, Hu et al. 2022):
+/// `W x + b + scale * B A x`, with `A [rank, in]`, `B [out, rank]` and `scale = alpha / rank`.
+#[derive(Debug, Clone)]
+pub struct LowRank {
+    /// `lora_A`, `[rank, in]`.
+    pub a: Tensor,
+    /// `lora_B`, `[out, rank]`.
+    pub b: Tensor,
+    /// `alpha / rank`.
+    pub scale: f64,
+}
+
+impl LowRank {
+    /// `scale * B A x` for `xs [batch, tokens, in]`.
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let (batch, tokens, features) = xs.dims3()?;
+        let down = xs
+            .reshape((batch * tokens, features))?
+            .matmul(&self.a.t()?)?;
+        (down.matmul(&self.b.t()?)? * self.scale)?.reshape((batch, tokens, ()))
+    }
+
+    /// The dense weight `W + scale * B A` that computes the same projection without the
+    /// adapter.
+    pub fn merged(&self, weight: &Tensor) -> Result<Tensor> {
+        weight + (self.b.matmul(&self.a)? * self.scale)?
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Attention {
     q_proj: Linear,
     k_proj: Linear,
     v_proj: Linear,
     out_proj: Linear,
+    /// Adapters on the query and value projections, as LoRA places them.
+    lora_q: Option<LowRank>,
+    lora_v: Option<LowRank>,
     num_heads: usize,
     head_dim: usize,
     scale: f64,
@@ -61,6 +131,8 @@ impl Attention {
             k_proj: linear(hidden, hidden, vb.pp("k_proj"))?,
             v_proj: linear(hidden, hidden, vb.pp("v_proj"))?,
             out_proj: linear(hidden, hidden, vb.pp("out_proj"))?,
+            lora_q: None,
+            lora_v: None,
             num_heads,
             head_dim,
             scale: (head_dim as f64).powf(-0.5),
@@ -74,11 +146,18 @@ impl Attention {
     }
 
     /// `mask` is additive, `[tokens, tokens]` (0 or -inf), broadcast over batch and heads.
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>, kernels: Kernels) -> Result<Tensor> {
         let (batch, tokens, hidden) = xs.dims3()?;
-        let q = self.split_heads(linear_tokens(&self.q_proj, xs)?, batch, tokens)?;
+        let adapted = |layer: &Linear, adapter: &Option<LowRank>| -> Result<Tensor> {
+            let base = linear_tokens(layer, xs)?;
+            match adapter {
+                Some(adapter) => base + adapter.forward(xs)?,
+                None => Ok(base),
+            }
+        };
+        let q = self.split_heads(adapted(&self.q_proj, &self.lora_q)?, batch, tokens)?;
         let k = self.split_heads(linear_tokens(&self.k_proj, xs)?, batch, tokens)?;
-        let v = self.split_heads(linear_tokens(&self.v_proj, xs)?, batch, tokens)?;
+        let v = self.split_heads(adapted(&self.v_proj, &self.lora_v)?, batch, tokens)?;
         let scores = (q.matmul(&k.t()?)? * self.scale)?;
         let scores = match mask {
             Some(mask) => scores.broadcast_add(mask)?,
@@ -87,7 +166,9 @@ impl Attention {
         // transformers normalises in f32 and casts back. candle's CUDA softmax kernel already
         // accumulates half inputs in f32, so there the [batch, heads, tokens, tokens] f32 copy
         // is skipped; on the CPU a half softmax would exponentiate in half, so it is upcast.
-        let probs = if scores.dtype() == DType::F32 || scores.device().is_cuda() {
+        let probs = if kernels == Kernels::Differentiable {
+            candle_nn::ops::softmax(&scores, D::Minus1)?
+        } else if scores.dtype() == DType::F32 || scores.device().is_cuda() {
             candle_nn::ops::softmax_last_dim(&scores)?
         } else {
             candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?.to_dtype(v.dtype())?
@@ -124,19 +205,19 @@ impl Mlp {
 
 #[derive(Debug, Clone)]
 struct EncoderLayer {
-    layer_norm1: LayerNorm,
+    layer_norm1: Norm,
     self_attn: Attention,
-    layer_norm2: LayerNorm,
+    layer_norm2: Norm,
     mlp: Mlp,
 }
 
 impl EncoderLayer {
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let attended = self
-            .self_attn
-            .forward(&self.layer_norm1.forward(xs)?, mask)?;
+    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>, kernels: Kernels) -> Result<Tensor> {
+        let attended =
+            self.self_attn
+                .forward(&self.layer_norm1.forward(xs, kernels)?, mask, kernels)?;
         let xs = (xs + attended)?;
-        let transformed = self.mlp.forward(&self.layer_norm2.forward(&xs)?)?;
+        let transformed = self.mlp.forward(&self.layer_norm2.forward(&xs, kernels)?)?;
         xs + transformed
     }
 }
@@ -163,9 +244,9 @@ impl Encoder {
             .map(|i| {
                 let vb = vb.pp(i);
                 Ok(EncoderLayer {
-                    layer_norm1: layer_norm_eps(shape.hidden, shape.eps, vb.pp("layer_norm1"))?,
+                    layer_norm1: Norm::new(shape.hidden, shape.eps, vb.pp("layer_norm1"))?,
                     self_attn: Attention::new(shape.hidden, shape.heads, vb.pp("self_attn"))?,
-                    layer_norm2: layer_norm_eps(shape.hidden, shape.eps, vb.pp("layer_norm2"))?,
+                    layer_norm2: Norm::new(shape.hidden, shape.eps, vb.pp("layer_norm2"))?,
                     mlp: Mlp::new(shape.hidden, shape.intermediate, shape.act, vb.pp("mlp"))?,
                 })
             })
@@ -173,10 +254,10 @@ impl Encoder {
         Ok(Self { layers })
     }
 
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>, kernels: Kernels) -> Result<Tensor> {
         self.layers
             .iter()
-            .try_fold(xs.clone(), |xs, layer| layer.forward(&xs, mask))
+            .try_fold(xs.clone(), |xs, layer| layer.forward(&xs, mask, kernels))
     }
 }
 
@@ -187,7 +268,7 @@ pub struct ClipTextTransformer {
     token_embedding: Embedding,
     position_embedding: Tensor,
     encoder: Encoder,
-    final_layer_norm: LayerNorm,
+    final_layer_norm: Norm,
     eos_token_id: u32,
     max_positions: usize,
 }
@@ -216,7 +297,7 @@ impl ClipTextTransformer {
                 "position_embedding.weight",
             )?,
             encoder: Encoder::new(&shape, vb.pp("encoder"))?,
-            final_layer_norm: layer_norm_eps(
+            final_layer_norm: Norm::new(
                 c.hidden_size,
                 c.layer_norm_eps,
                 vb.pp("final_layer_norm"),
@@ -250,8 +331,20 @@ impl ClipTextTransformer {
     /// longest pooled position: prompts of ten tokens cost ten positions, not 77, with
     /// identical results.
     pub fn forward_ids(&self, ids: &[Vec<u32>], device: &Device) -> Result<Tensor> {
-        let batch = ids.len();
         let positions = self.pooling_positions(ids);
+        let embeds = self.embed_tokens(ids, &positions, device)?;
+        self.forward_embeddings(&embeds, &positions, Kernels::Fused)
+    }
+
+    /// Token embeddings `[batch, tokens, hidden]` of the id rows, cut (or zero-padded) to the
+    /// longest of `positions` (the pooling positions, [`Self::pooling_positions`]) plus one.
+    pub fn embed_tokens(
+        &self,
+        ids: &[Vec<u32>],
+        positions: &[usize],
+        device: &Device,
+    ) -> Result<Tensor> {
+        let batch = ids.len();
         let tokens = positions.iter().max().map_or(1, |&p| p + 1);
         if tokens > self.max_positions {
             candle_core::bail!(
@@ -264,13 +357,24 @@ impl ClipTextTransformer {
             .flat_map(|row| (0..tokens).map(move |i| row.get(i).copied().unwrap_or(0)))
             .collect();
         let input = Tensor::from_vec(flat, (batch, tokens), device)?;
-        let xs = self
-            .token_embedding
-            .forward(&input)?
-            .broadcast_add(&self.position_embedding.i(..tokens)?)?;
+        self.token_embedding.forward(&input)
+    }
+
+    /// Pooled, final-layer-normed features `[batch, hidden]` from token embeddings
+    /// `[batch, tokens, hidden]` (as [`Self::embed_tokens`] makes them, possibly edited, as
+    /// CoOp replaces the context words), pooled at `positions`.
+    pub fn forward_embeddings(
+        &self,
+        embeds: &Tensor,
+        positions: &[usize],
+        kernels: Kernels,
+    ) -> Result<Tensor> {
+        let (batch, tokens, _) = embeds.dims3()?;
+        let device = embeds.device();
+        let xs = embeds.broadcast_add(&self.position_embedding.i(..tokens)?)?;
         let mask = causal_mask(tokens, xs.dtype(), device)?;
-        let xs = self.encoder.forward(&xs, Some(&mask))?;
-        let xs = self.final_layer_norm.forward(&xs)?;
+        let xs = self.encoder.forward(&xs, Some(&mask), kernels)?;
+        let xs = self.final_layer_norm.forward(&xs, kernels)?;
         let index: Vec<u32> = positions
             .iter()
             .enumerate()
@@ -278,6 +382,26 @@ impl ClipTextTransformer {
             .collect();
         let index = Tensor::from_vec(index, batch, device)?;
         xs.reshape((batch * tokens, ()))?.index_select(&index, 0)
+    }
+
+    /// Number of transformer layers.
+    pub fn num_layers(&self) -> usize {
+        self.encoder.layers.len()
+    }
+
+    /// Puts LoRA adapters on the query and value projections of `layer` (replacing any there).
+    pub fn set_adapters(
+        &mut self,
+        layer: usize,
+        query: Option<LowRank>,
+        value: Option<LowRank>,
+    ) -> Result<()> {
+        let Some(layer) = self.encoder.layers.get_mut(layer) else {
+            candle_core::bail!("no text encoder layer {layer}")
+        };
+        layer.self_attn.lora_q = query;
+        layer.self_attn.lora_v = value;
+        Ok(())
     }
 }
 
@@ -377,7 +501,7 @@ impl ClipVisionTransformer {
         let xs =
             Tensor::cat(&[&class, &patch_embeds], 1)?.broadcast_add(&self.position_embedding)?;
         let xs = self.pre_layrnorm.forward(&xs)?;
-        let xs = self.encoder.forward(&xs, None)?;
+        let xs = self.encoder.forward(&xs, None, Kernels::Fused)?;
         self.post_layernorm
             .forward(&xs.i((.., 0, ..))?.contiguous()?)
     }
@@ -439,6 +563,45 @@ impl ClipModel {
             .to_dtype(DType::F32)?
             .exp()?
             .to_scalar::<f32>()
+    }
+}
+
+/// The text side alone, the text tower and its projection, for fine-tuning: the image
+/// tower's weights are never read.
+#[derive(Debug, Clone)]
+pub struct ClipTextTower {
+    /// The text tower, before its projection.
+    pub transformer: ClipTextTransformer,
+    /// `text_projection`, `[projection_dim, hidden]`, no bias.
+    pub projection: Linear,
+}
+
+impl ClipTextTower {
+    /// Reads `text_model.*` and `text_projection.weight` of a `CLIPModel` checkpoint from `vb`.
+    pub fn new(vb: VarBuilder, config: &ClipConfig) -> Result<Self> {
+        Ok(Self {
+            transformer: ClipTextTransformer::new(vb.pp("text_model"), &config.text_config)?,
+            projection: linear_no_bias(
+                config.text_config.hidden_size,
+                config.projection_dim,
+                vb.pp("text_projection"),
+            )?,
+        })
+    }
+
+    /// Projected (not yet normalised) features `[batch, projection_dim]` from token
+    /// embeddings, as [`ClipTextTransformer::forward_embeddings`] pools them.
+    pub fn features_from_embeddings(
+        &self,
+        embeds: &Tensor,
+        positions: &[usize],
+        kernels: Kernels,
+    ) -> Result<Tensor> {
+        self.projection.forward(
+            &self
+                .transformer
+                .forward_embeddings(embeds, positions, kernels)?,
+        )
     }
 }
 

@@ -487,6 +487,7 @@ fn training_curve_is_deterministic_and_decodes() {
                 subtitle: Some("subtitle".into()),
                 points,
                 size: (800, 400),
+                ..Default::default()
             };
             let paths = draw_training_curve(&fig, &dir.path().join(run).join(name)).unwrap();
             assert_eq!(paths.len(), 2);

@@ -37,6 +37,9 @@ pub struct TrainingCurveFigure<'a> {
     pub points: &'a [CurvePoint],
     /// Canvas size in pixels (SVG user units; the PNG has the same size).
     pub size: (u32, u32),
+    /// What the held-out accuracy is called in the legend: `Test` for the classifier,
+    /// `Validation` for fine-tuning, which never looks at the test set.
+    pub held_out: &'static str,
 }
 
 impl Default for TrainingCurveFigure<'_> {
@@ -46,6 +49,7 @@ impl Default for TrainingCurveFigure<'_> {
             subtitle: None,
             points: &[],
             size: (1600, 700),
+            held_out: "Test",
         }
     }
 }
@@ -216,7 +220,7 @@ impl Figure for TrainingCurveFigure<'_> {
             }
         }
         self.draw_frame(c, &lay, p, ACC_TITLE)?;
-        c.text(self.acc_heading(), (p.x0 + p.x1) / 2.0, heading_y, heading)?;
+        c.text(&self.acc_heading(), (p.x0 + p.x1) / 2.0, heading_y, heading)?;
         let train: Vec<(f64, f64)> = self
             .points
             .iter()
@@ -253,11 +257,11 @@ impl TrainingCurveFigure<'_> {
         self.points.iter().any(|p| p.test_accuracy.is_some())
     }
 
-    fn acc_heading(&self) -> &'static str {
+    fn acc_heading(&self) -> String {
         if self.has_test() {
-            "Training and test accuracy"
+            format!("Training and {} accuracy", self.held_out.to_lowercase())
         } else {
-            "Training accuracy"
+            "Training accuracy".to_string()
         }
     }
 
@@ -285,9 +289,10 @@ impl TrainingCurveFigure<'_> {
         }
 
         // Without a test evaluation a "Test" key would describe nothing on the chart.
+        let held_out = format!("{} (evaluated epochs)", self.held_out);
         let mut entries = vec![("Training", TRAIN, false)];
         if self.has_test() {
-            entries.push(("Test (evaluated epochs)", TEST, true));
+            entries.push((held_out.as_str(), TEST, true));
         }
         const SWATCH: f64 = 30.0;
         const GAP: f64 = 36.0;
@@ -366,7 +371,7 @@ impl TrainingCurveFigure<'_> {
             .fold(1.0, f64::max);
         let title_size = LABEL * ((y1 - y0) / longest).min(1.0);
         let title_size = if title_size < 11.0 { 0.0 } else { title_size };
-        let widest_heading = [LOSS_HEADING, self.acc_heading()]
+        let widest_heading = [LOSS_HEADING, self.acc_heading().as_str()]
             .map(|t| measure(t, HEADING, true).0)
             .into_iter()
             .fold(1.0, f64::max);

@@ -25,9 +25,7 @@ use crate::zeroshot::{
     EvalReport, ImageSet, TextBank,
 };
 
-/// A checkpoint folder holding this file has random weights (softtext's fixtures); reports
-/// made with it say so prominently.
-pub const RANDOM_WEIGHTS_MARKER: &str = "RANDOM_WEIGHTS.md";
+pub use crate::clip::checkpoint::RANDOM_WEIGHTS_MARKER;
 
 /// Reads a prompt configuration file (TOML: classes, `[hard]` preset or templates,
 /// `[[relations]]`); errors name the file, line and column.
