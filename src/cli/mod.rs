@@ -5,6 +5,7 @@
 mod auxiliary;
 mod encode;
 mod eval;
+mod finetune;
 mod import;
 mod progress;
 mod report;
@@ -72,6 +73,10 @@ pub enum Command {
     ImportEmbeddings(import::ImportArgs),
     /// Zero-shot accuracy of hard and soft prompts under every protocol (Table 1 and more).
     Eval(eval::EvalArgs),
+    /// Fine-tune CLIP's text side (CoOp context, LoRA or the last k layers) on cached train
+    /// image embeddings, for hard or soft texts.
+    #[command(after_help = finetune::AFTER_HELP)]
+    Finetune(finetune::FinetuneArgs),
     /// Joint UMAP of image and text embeddings per prompt set (the paper's Figures 3 and 4).
     Umap(umap::UmapArgs),
     /// Confusion and per-class figures plus report.md and a self-contained report.html.
@@ -94,6 +99,7 @@ pub fn run(cli: Cli) -> std::result::Result<(), String> {
         Command::MergeEmbeddings(args) => encode::run_merge(args, &terminal),
         Command::ImportEmbeddings(args) => import::run(args, &terminal),
         Command::Eval(args) => eval::run(args, &terminal),
+        Command::Finetune(args) => finetune::run(args, &terminal),
         Command::Umap(args) => umap::run(args, &terminal),
         Command::Report(args) => report::run(args, &terminal),
         Command::Aux(args) => auxiliary::run(args, &terminal),
@@ -139,6 +145,10 @@ fn error_line(e: &softtext::Error) -> String {
             let reason = reason.replace("or None for the default", "leave it out for the default");
             format!("{flag}: {reason}")
         }
+        softtext::Error::Finetune(softtext::finetune::FinetuneError::InvalidParam {
+            param,
+            message,
+        }) => format!("--{}: {message}", param.name().replace('_', "-")),
         other => other.to_string(),
     }
 }

@@ -227,8 +227,6 @@ pub fn finetune(
             files: Vec::new(),
         });
     }
-    std::fs::create_dir_all(out).at(out)?;
-
     let device = job.device.device()?;
     let init = match &job.init {
         Some(path) => Some(store::read_tensors(path, &device)?),
@@ -246,6 +244,8 @@ pub fn finetune(
         context_words: side.context_words().map(str::to_string),
         ..info
     };
+    // Only now, with every input checked, does the output folder appear.
+    std::fs::create_dir_all(out).at(out)?;
     let mut files_written = Vec::new();
     if job.save_init {
         let path = out.join("init.safetensors");

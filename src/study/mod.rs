@@ -9,6 +9,7 @@
 //! | auxiliary classifier | [`aux_train`], [`aux_predict`] | checkpoint, log, curve; top-k predictions |
 //! | image embeddings | [`encode_images`] | `images.safetensors` |
 //! | text embeddings | [`encode_texts`] | a text embedding file |
+//! | fine-tuning | [`finetune`] | `finetuned.safetensors`, `finetune.json`, `log.csv`, curve, `clip/` |
 //! | evaluation | [`evaluate`] | `table.{md,csv,json}`, `texts.{json,safetensors}`, `run.json` |
 //! | UMAP figures | [`umap`] | `figures/umap-SET.{png,svg}`, `umap/umap-SET.csv` |
 //! | report | [`report`] | `report.md`, `report.html`, `figures/*` |
@@ -24,6 +25,7 @@ mod encode;
 mod error;
 mod evaluate;
 mod figures;
+mod finetune;
 mod import;
 mod report;
 mod run;
@@ -44,6 +46,7 @@ pub use evaluate::{
     EvalOutcome, Evaluation, RunInfo, RANDOM_WEIGHTS_MARKER,
 };
 pub use figures::{provenance_path, umap, UmapFigures};
+pub use finetune::{finetune, Finetuning};
 pub use import::{import_embeddings, read_lines, EmbeddingImport, ImportRows};
 pub use report::{headline_table, report, ReportParams};
 pub use run::{Study, StudyOutcome, AUX_PREDICTIONS};
