@@ -61,6 +61,10 @@ pub struct EvalArgs {
     /// Texts encoded per forward pass.
     #[arg(long, default_value_t = EvalSettings::default().batch_size)]
     pub batch_size: usize,
+    /// A `softtext finetune` folder: every prompt set and protocol again with its text side,
+    /// in rows labelled METHOD/SET (e.g. coop/look-like), McNemar against the base hard row.
+    #[arg(long, value_name = "DIR", conflicts_with = "texts")]
+    pub finetuned: Option<PathBuf>,
 }
 
 /// `--aux`: `self`, `oracle`, or a predictions file (an existing file of another extension is
@@ -131,6 +135,7 @@ pub fn run(args: EvalArgs, observer: &dyn Observer) -> Result<()> {
         texts: args.texts.clone(),
         prompts: prompts(args.prompts.as_deref(), args.hard.as_deref())?,
         settings: settings(&args)?,
+        finetuned: args.finetuned.clone(),
     };
     let outcome = evaluate(&evaluation, &args.out, observer)?;
     print!("{}", to_markdown(&outcome.report));

@@ -13,6 +13,7 @@
 //! the same inputs is up to date without reading any weight, and a killed run resumes from
 //! its last epoch bit for bit.
 
+mod apply;
 mod error;
 pub mod objective;
 pub mod optim;
@@ -22,6 +23,7 @@ pub mod store;
 pub mod text;
 mod train;
 
+pub use apply::FinetunedText;
 pub use error::FinetuneError;
 pub use objective::{Objective, TrainPrompt};
 pub use params::{FinetuneParam, FinetuneParams, Method, OptimizerKind};

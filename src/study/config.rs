@@ -94,6 +94,10 @@ pub struct StudyConfig {
     /// The report.
     #[serde(default)]
     pub report: ReportSettings,
+    /// Fine-tuning of the text side on the train split before evaluation (none by
+    /// default); the evaluation then adds the fine-tuned rows.
+    #[serde(default)]
+    pub finetune: Option<crate::finetune::FinetuneParams>,
 }
 
 /// `[clip]`: the checkpoint and the encoders' device, dtype and batch size.
@@ -495,6 +499,17 @@ impl StudyConfig {
                 protocol.label(),
                 names.join(", ")
             )));
+        }
+        if let Some(params) = &self.finetune {
+            params
+                .check()
+                .map_err(|e| StudyError::Config(format!("[finetune]: {e}")))?;
+            if !params.is_hard() && !aux.trains() {
+                return Err(StudyError::Config(format!(
+                    "[finetune] prompt = {:?}: soft texts need the train images' top-2 classes, which only [auxiliary] source = \"train\" predicts; use prompt = \"hard\" or train the classifier",
+                    params.prompt
+                )));
+            }
         }
         if self.data.limit == Some(0) {
             return Err(StudyError::Config(

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{AuxSpec, EvalSettings};
 use super::encode::ClipSpec;
 use super::error::StudyError;
+use super::finetuned::{finetuned_rows, BaseEvaluation};
 use crate::artifact::write_atomic;
 use crate::auxiliary::predictions::AuxPredictions;
 use crate::clip::{ClipFiles, LazyClip};
@@ -26,6 +27,9 @@ use crate::zeroshot::{
 };
 
 pub use crate::clip::checkpoint::RANDOM_WEIGHTS_MARKER;
+
+/// The fine-tuned text side's embeddings in an evaluation folder (`--finetuned`).
+pub const FINETUNED_TEXTS: &str = "texts-finetuned.safetensors";
 
 /// Reads a prompt configuration file (TOML: classes, `[hard]` preset or templates,
 /// `[[relations]]`); errors name the file, line and column.
@@ -130,6 +134,9 @@ pub struct Evaluation {
     pub prompts: PromptConfigFile,
     /// Protocols and statistics.
     pub settings: EvalSettings,
+    /// A `softtext finetune` folder: every prompt set and protocol is evaluated again with
+    /// its text side, in rows labelled `METHOD/SET` (McNemar against the base `hard`).
+    pub finetuned: Option<PathBuf>,
 }
 
 impl Evaluation {
@@ -145,6 +152,7 @@ impl Evaluation {
             texts: None,
             prompts: PromptConfigFile::default(),
             settings: EvalSettings::default(),
+            finetuned: None,
         }
     }
 }
@@ -157,6 +165,9 @@ pub struct EvalOutcome {
     pub config: PromptConfig,
     /// The text embeddings the protocols used.
     pub texts: Embeddings,
+    /// The fine-tuned text side's embeddings of the same texts (with
+    /// [`Evaluation::finetuned`]).
+    pub finetuned_texts: Option<Embeddings>,
     /// What `run.json` records.
     pub run: RunInfo,
     /// Every file written.
@@ -233,9 +244,30 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
     let eval_started = Instant::now();
     let bank = TextBank::new(texts.ids.clone(), texts.data.clone(), texts.dim)?;
     let image_set = ImageSet::new(&images.data, images.dim, &labels, &images.ids)?;
-    let report = evaluate_protocols(&eval_params, &config, &image_set, &aux, &bank)?;
+    let mut report = evaluate_protocols(&eval_params, &config, &image_set, &aux, &bank)?;
     let catalogue = catalogue(&config, &bank, &report);
     let mut files = vec![out.join("texts.safetensors")];
+    let finetuned_texts = match &params.finetuned {
+        Some(dir) => {
+            let base = BaseEvaluation {
+                params: &eval_params,
+                config: &config,
+                images: &images,
+                image_set: &image_set,
+                aux: &aux,
+                plan: &plan,
+                report: &report,
+                device: params.text_device,
+                batch_size: params.settings.batch_size,
+            };
+            let cache = out.join(FINETUNED_TEXTS);
+            let (rows, texts) = finetuned_rows(dir, &base, &cache, observer)?;
+            report.rows.extend(rows);
+            files.push(cache);
+            Some(texts)
+        }
+        None => None,
+    };
     let mut write = |name: &str, bytes: &[u8]| -> Result<()> {
         let path = out.join(name);
         write_atomic(&path, bytes)?;
@@ -281,6 +313,7 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         report,
         config,
         texts,
+        finetuned_texts,
         run,
         files,
     })

@@ -26,6 +26,7 @@ mod error;
 mod evaluate;
 mod figures;
 mod finetune;
+mod finetuned;
 mod import;
 mod report;
 mod run;
@@ -43,7 +44,7 @@ pub use encode::{
 pub use error::StudyError;
 pub use evaluate::{
     aux_source, evaluate, files_are_random, prompt_config, read_eval, read_prompt_file, EvalFolder,
-    EvalOutcome, Evaluation, RunInfo, RANDOM_WEIGHTS_MARKER,
+    EvalOutcome, Evaluation, RunInfo, FINETUNED_TEXTS, RANDOM_WEIGHTS_MARKER,
 };
 pub use figures::{provenance_path, umap, UmapFigures};
 pub use finetune::{finetune, Finetuning};

@@ -102,15 +102,21 @@ impl Study {
             source,
         })?;
         let config_text = toml::to_string(config).expect("config serialises");
-        let total = 3 + usize::from(config.umap.enabled) + 2 * usize::from(trains);
+        let finetune_stages = match &config.finetune {
+            Some(params) if !params.is_hard() => 3,
+            Some(_) => 2,
+            None => 0,
+        };
+        let total =
+            3 + usize::from(config.umap.enabled) + 2 * usize::from(trains) + finetune_stages;
         let mut runner = StageRunner::new(out, config_text, total, observer);
 
         // Auxiliary classifier: training, then top-k predictions for the evaluated images.
-        let aux = if trains {
-            train_and_predict(config, aux_device, &mut runner, observer)?;
-            AuxSpec::File(out.join(AUX_PREDICTIONS))
+        let (aux, aux_checkpoint) = if trains {
+            let checkpoint = train_and_predict(config, aux_device, &mut runner, observer)?;
+            (AuxSpec::File(out.join(AUX_PREDICTIONS)), Some(checkpoint))
         } else {
-            config.auxiliary.source.clone()
+            (config.auxiliary.source.clone(), None)
         };
 
         // Image embeddings (content-keyed by the encoding stage itself).
@@ -147,6 +153,19 @@ impl Study {
             reused.as_ref(),
         )?;
 
+        // Fine-tuning of the text side on the train split.
+        let finetuned = match &config.finetune {
+            Some(params) => Some(finetune_stages_run(
+                config,
+                params,
+                &files,
+                aux_checkpoint.as_deref(),
+                &mut runner,
+                observer,
+            )?),
+            None => None,
+        };
+
         // Evaluation: keyed by the images, the prompts, the eval settings and the aux input.
         let aux_digest = match &aux {
             AuxSpec::File(path) => {
@@ -160,9 +179,18 @@ impl Study {
         };
         let prompts_toml = toml::to_string(&config.prompts).expect("prompts serialise");
         let eval_settings = serde_json::to_string(&config.eval).expect("eval serialises");
+        let finetune_key = finetuned
+            .as_ref()
+            .map_or(String::new(), |(_, key)| key.clone());
         let eval_key = content_key(
             "eval-v2",
-            &[&images_key, &prompts_toml, &eval_settings, &aux_digest],
+            &[
+                &images_key,
+                &prompts_toml,
+                &eval_settings,
+                &aux_digest,
+                &finetune_key,
+            ],
         );
         let eval_outputs = strings(&[
             "table.md",
@@ -189,6 +217,7 @@ impl Study {
                         texts: None,
                         prompts: config.prompts.clone(),
                         settings: config.eval.clone(),
+                        finetuned: finetuned.as_ref().map(|(dir, _)| dir.clone()),
                     },
                     out,
                     observer,
@@ -367,14 +396,166 @@ fn preflight(
     }
 }
 
+/// Folder of the `[finetune]` stage's run.
+pub const FINETUNE_DIR: &str = "finetune";
+/// The train split's image embeddings, for fine-tuning.
+const TRAIN_IMAGES: &str = "train-images.safetensors";
+/// The auxiliary classifier's predictions for the train split (soft-text fine-tuning).
+const TRAIN_AUX_PREDICTIONS: &str = "aux/train-predictions.json";
+
+/// The `[finetune]` stages: train-split image embeddings, for a relation prompt the
+/// classifier's top-k on them, and the fine-tuning run. Returns its folder and key.
+fn finetune_stages_run(
+    config: &StudyConfig,
+    params: &crate::finetune::FinetuneParams,
+    files: &ClipFiles,
+    aux_checkpoint: Option<&Path>,
+    runner: &mut StageRunner<'_>,
+    observer: &dyn Observer,
+) -> Result<(PathBuf, String)> {
+    let out = runner.out.clone();
+    let data = config
+        .auxiliary
+        .train_data
+        .clone()
+        .unwrap_or_else(|| config.data.spec.clone());
+    runner.start("train-split image embeddings");
+    let started = Instant::now();
+    let train_images = out.join(TRAIN_IMAGES);
+    let encoded = encode_images(
+        &ImageEncoding {
+            clip: ClipSpec {
+                model: files.dir.display().to_string(),
+                device: config.clip.device,
+                precision: config.clip.precision,
+            },
+            data: data.clone(),
+            split: Split::Train,
+            batch_size: config.clip.batch_size,
+            limit: None,
+            force: false,
+            shard: None,
+        },
+        &train_images,
+        observer,
+    )?;
+    let images_key = encoded.embeddings.key.clone();
+    let reused = runner
+        .previous("train-images", &images_key)
+        .filter(|_| encoded.cached)
+        .cloned();
+    runner.record(
+        "train-images",
+        &images_key,
+        &strings(&[TRAIN_IMAGES]),
+        started,
+        reused.as_ref(),
+    )?;
+
+    let aux = match (params.is_hard(), aux_checkpoint) {
+        (true, _) => None,
+        (false, Some(checkpoint)) => {
+            let train_data = Dataset::load(&data, Split::Train, None)?;
+            let digest = file_digest(checkpoint)?;
+            let key = content_key(
+                "aux-predict-train-v1",
+                &[
+                    &digest,
+                    &train_data.manifest_hash(),
+                    &config.auxiliary.top_k.to_string(),
+                ],
+            );
+            let device = config.aux_device();
+            let batch = config
+                .auxiliary
+                .train
+                .clone()
+                .unwrap_or_default()
+                .eval_batch_size;
+            runner.stage(
+                "aux-predict-train",
+                "auxiliary predictions for the train split",
+                &key,
+                &strings(&[TRAIN_AUX_PREDICTIONS]),
+                |_| {
+                    let predictions = predict(
+                        checkpoint,
+                        &train_data,
+                        config.auxiliary.top_k,
+                        &device.device()?,
+                        batch,
+                    )?;
+                    predictions.write(&out.join(TRAIN_AUX_PREDICTIONS))?;
+                    Ok(Vec::new())
+                },
+            )?;
+            Some(out.join(TRAIN_AUX_PREDICTIONS))
+        }
+        (false, None) => {
+            return Err(StudyError::Config(
+                "[finetune]: a relation prompt needs [auxiliary] source = \"train\"".into(),
+            )
+            .into())
+        }
+    };
+    let aux_digest = match &aux {
+        Some(path) => file_digest(path)?,
+        None => String::new(),
+    };
+    let prompts_toml = toml::to_string(&config.prompts).expect("prompts serialise");
+    let params_json = serde_json::to_string(params).expect("params serialise");
+    let key = content_key(
+        "finetune-v1",
+        &[&images_key, &params_json, &aux_digest, &prompts_toml],
+    );
+    let dir = out.join(FINETUNE_DIR);
+    runner.stage(
+        "finetune",
+        &format!("fine-tuning ({})", params.method_summary()),
+        &key,
+        &strings(&[
+            &format!("{FINETUNE_DIR}/finetuned.safetensors"),
+            &format!("{FINETUNE_DIR}/finetune.json"),
+            &format!("{FINETUNE_DIR}/log.csv"),
+        ]),
+        |_| {
+            super::finetune::finetune(
+                &super::finetune::Finetuning {
+                    params: params.clone(),
+                    clip: Some(files.dir.display().to_string()),
+                    images: train_images.clone(),
+                    aux: aux.clone(),
+                    prompts: config.prompts.clone(),
+                    device: config.clip.device,
+                    init: None,
+                    save_init: false,
+                },
+                &dir,
+                observer,
+            )
+            .map(|outcome| outcome.files)
+        },
+    )?;
+    Ok((dir, key))
+}
+
+fn file_digest(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|source| StudyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(blake3::hash(&bytes).to_hex().to_string())
+}
+
 /// The `train` source's two stages. Training runs in a folder named by its key, so an
-/// interrupted run resumes there and a changed recipe starts afresh beside it.
+/// interrupted run resumes there and a changed recipe starts afresh beside it. Returns the
+/// classifier's checkpoint.
 fn train_and_predict(
     config: &StudyConfig,
     device: DeviceKind,
     runner: &mut StageRunner<'_>,
     observer: &dyn Observer,
-) -> Result<()> {
+) -> Result<PathBuf> {
     let aux = &config.auxiliary;
     let split = config.data.split;
     let params = aux.train.clone().unwrap_or_default();
@@ -500,5 +681,6 @@ fn train_and_predict(
             predictions.write(&out.join(AUX_PREDICTIONS))?;
             Ok(Vec::new())
         },
-    )
+    )?;
+    Ok(checkpoint_path)
 }
