@@ -233,7 +233,12 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
     });
 
     for r in headline_rows(&report) {
-        let name = format!("confusion-{}-{}", r.prompt_set, r.protocol_label());
+        // A fine-tuned row's set is `METHOD/SET`; a slash would make a folder.
+        let name = format!(
+            "confusion-{}-{}",
+            r.prompt_set.replace('/', "+"),
+            r.protocol_label()
+        );
         let paths = draw_confusion(
             &ConfusionFigure {
                 title: format!(
