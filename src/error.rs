@@ -47,6 +47,9 @@ pub enum Error {
     /// UMAP parameters and inputs.
     #[error(transparent)]
     Umap(#[from] crate::umap::UmapError),
+    /// The subject-share analysis: its parameters and inputs.
+    #[error(transparent)]
+    SubjectShare(#[from] crate::subject_share::SubjectShareError),
     /// Figures and report documents.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),

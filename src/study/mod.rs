@@ -9,7 +9,7 @@
 //! | auxiliary classifier | [`aux_train`], [`aux_predict`] | checkpoint, log, curve; top-k predictions |
 //! | image embeddings | [`encode_images`] | `images.safetensors` |
 //! | text embeddings | [`encode_texts`] | a text embedding file |
-//! | evaluation | [`evaluate`] | `table.{md,csv,json}`, `texts.{json,safetensors}`, `run.json` |
+//! | evaluation | [`evaluate`] | `table.{md,csv,json}` (`table.json` with the subject share), `texts.{json,safetensors}`, `run.json` |
 //! | UMAP figures | [`umap`] | `figures/umap-SET.{png,svg}`, `umap/umap-SET.csv` |
 //! | report | [`report`] | `report.md`, `report.html`, `figures/*` |
 //!
@@ -40,8 +40,8 @@ pub use encode::{
 };
 pub use error::StudyError;
 pub use evaluate::{
-    aux_source, evaluate, files_are_random, prompt_config, read_eval, read_prompt_file, EvalFolder,
-    EvalOutcome, Evaluation, RunInfo, RANDOM_WEIGHTS_MARKER,
+    aux_source, evaluate, files_are_random, prompt_config, read_eval, read_prompt_file,
+    soft_text_shares, EvalFolder, EvalOutcome, Evaluation, RunInfo, RANDOM_WEIGHTS_MARKER,
 };
 pub use figures::{provenance_path, umap, UmapFigures};
 pub use import::{import_embeddings, read_lines, EmbeddingImport, ImportRows};

@@ -161,7 +161,7 @@ impl Study {
         let prompts_toml = toml::to_string(&config.prompts).expect("prompts serialise");
         let eval_settings = serde_json::to_string(&config.eval).expect("eval serialises");
         let eval_key = content_key(
-            "eval-v2",
+            "eval-v3",
             &[&images_key, &prompts_toml, &eval_settings, &aux_digest],
         );
         let eval_outputs = strings(&[
@@ -228,7 +228,7 @@ impl Study {
         let description = config.description.clone().unwrap_or_default();
         let mut report_parts = vec![protocol.as_str(), description.as_str()];
         report_parts.extend(report_inputs.iter().map(String::as_str));
-        let report_key = content_key("report-v4", &report_parts);
+        let report_key = content_key("report-v5", &report_parts);
         runner.stage(
             "report",
             "report",
