@@ -50,6 +50,9 @@ pub enum Error {
     /// Fine-tuning the text side.
     #[error(transparent)]
     Finetune(#[from] crate::finetune::FinetuneError),
+    /// The subject-share analysis: its parameters and inputs.
+    #[error(transparent)]
+    SubjectShare(#[from] crate::subject_share::SubjectShareError),
     /// Figures and report documents.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),

@@ -14,6 +14,7 @@
 //! | [`prompts`] | hard templates, relations and the soft texts they render |
 //! | [`auxiliary`] | the classifier whose top-2 classes the soft texts relate, and prediction files |
 //! | [`zeroshot`] | every decision rule ("protocol"), with bootstrap intervals and McNemar tests |
+//! | [`subject_share`] | where each soft text lies among the images: its subject class's share of its nearest image neighbours (the paper's Figure 4, as a number) |
 //! | [`umap`] | a deterministic UMAP for the joint image and text figures |
 //! | [`report`] | tables, figures (PNG and SVG) and the HTML report |
 //! | [`study`] | each stage as one function from typed inputs to typed artifacts, and [`study::Study`], the whole experiment with a stage cache |
@@ -95,6 +96,7 @@ pub mod observe;
 pub mod prompts;
 pub mod report;
 pub mod study;
+pub mod subject_share;
 pub mod umap;
 pub mod zeroshot;
 

@@ -502,3 +502,125 @@ fn eval_names_a_mistyped_aux_source() {
         &["--lambdas (blend_lambdas[0]): 1.5 is outside [0, 1]"],
     );
 }
+
+/// `eval` adds the subject-share section to table.json without changing what readers of the
+/// zero-shot report see, and `report` turns it into a section with its figure.
+#[test]
+fn eval_writes_the_subject_share_section_and_report_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images.safetensors");
+    let o = softtext(&[
+        "encode-images",
+        "--quiet",
+        "--clip",
+        "fixtures/clip-tiny",
+        "--data",
+        "folder:fixtures/cifar10-sample",
+        "--limit",
+        "40",
+        "--out",
+        images.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("eval");
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--quiet",
+            "--images",
+            images.to_str().unwrap(),
+            "--aux",
+            "self",
+            "--bootstrap",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        softtext(&args)
+    };
+    assert_one_line_error(
+        &eval(&["--subject-share-k", "0"]),
+        &["--subject-share-k: must be at least 1 (got 0)"],
+    );
+    let o = eval(&["--subject-share-k", "500"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let text = std::fs::read_to_string(out.join("table.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let shares = &json["subject_share"];
+    assert_eq!(shares["k"], 40, "k is capped at the 40 images");
+    assert_eq!(shares["k_requested"], 500);
+    // `self` plans every ordered pair of distinct classes for each of the 3 relations.
+    assert_eq!(shares["count"], 270);
+    assert_eq!(shares["all_texts_listed"], true);
+    assert_eq!(shares["texts"].as_array().unwrap().len(), 270);
+    let relations: Vec<&str> = shares["relations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["relation"].as_str().unwrap())
+        .collect();
+    assert_eq!(relations, ["like", "look-like", "resemble"]);
+    for r in shares["relations"].as_array().unwrap() {
+        let histogram: u64 = r["histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(histogram, r["defined"].as_u64().unwrap());
+        assert_eq!(r["lowest"].as_array().unwrap().len(), 10);
+    }
+    assert_eq!(
+        shares["named"],
+        serde_json::json!(["automobile look like a truck", "dog look like a cat"])
+    );
+    // Readers of the zero-shot report alone see what they saw before: the section is one
+    // extra key after the report's own, which are unchanged.
+    let report: softtext::zeroshot::EvalReport = serde_json::from_str(&text).unwrap();
+    let cut = text
+        .find(",\n  \"subject_share\": ")
+        .expect("the section is last");
+    let before: serde_json::Value =
+        serde_json::from_str(&format!("{}\n}}\n", &text[..cut])).unwrap();
+    let mut without = json.clone();
+    without.as_object_mut().unwrap().remove("subject_share");
+    assert_eq!(before, without);
+    let rewritten: serde_json::Value =
+        serde_json::from_str(&softtext::zeroshot::to_json(&report)).unwrap();
+    assert_eq!(
+        rewritten.as_object().unwrap().len(),
+        before.as_object().unwrap().len()
+    );
+
+    let o = softtext(&["report", "--quiet", "--eval", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Subject share"), "{md}");
+    assert!(md.contains("| look-like | 90 |"), "{md}");
+    assert!(md.contains("| dog look like a cat | look-like |"), "{md}");
+    assert!(out.join("figures/subject-share.png").is_file());
+    assert!(out.join("figures/subject-share.svg").is_file());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Subject share</h2>"));
+    let folder = softtext::study::read_eval(&out).unwrap();
+    assert_eq!(folder.subject_share.unwrap().k, 40);
+
+    // An evaluation written before the section existed still reports, without it.
+    let mut old = json.clone();
+    old.as_object_mut().unwrap().remove("subject_share");
+    std::fs::write(
+        out.join("table.json"),
+        serde_json::to_string_pretty(&old).unwrap(),
+    )
+    .unwrap();
+    assert!(softtext::study::read_eval(&out)
+        .unwrap()
+        .subject_share
+        .is_none());
+    let o = softtext(&["report", "--quiet", "--eval", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.contains("## Subject share"), "{md}");
+}

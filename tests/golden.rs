@@ -89,6 +89,12 @@ fn fixture_experiment_table() {
             "fixtures/aux/cifar10-sample-test-aux.json",
         );
     insta::assert_snapshot!("fixture_table_aux_file_csv", csv);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("table.json")).unwrap()).unwrap();
+    insta::assert_snapshot!(
+        "fixture_subject_share",
+        subject_share_summary(&json["subject_share"])
+    );
 
     for (aux, name) in [
         ("self", "fixture_table_self_md"),
@@ -123,6 +129,61 @@ fn fixture_experiment_table() {
                 "fixtures/aux/cifar10-sample-test-aux.json"
             )
     );
+}
+
+/// `table.json`'s `subject_share` section in a few lines: each relation's statistics and
+/// histogram, its three lowest texts, and the listed texts (shares to four decimals).
+fn subject_share_summary(section: &serde_json::Value) -> String {
+    let number = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or_else(|| "undefined".to_string(), |v| format!("{v:.4}"))
+    };
+    let text = |t: &serde_json::Value| {
+        format!(
+            "{}: {} ({} {}, {} {})",
+            t["text"].as_str().unwrap(),
+            number(&t["share"]),
+            t["x"].as_str().unwrap(),
+            number(&t["share_x"]),
+            t["y"].as_str().unwrap(),
+            number(&t["share_y"]),
+        )
+    };
+    let mut lines = vec![format!(
+        "k = {} (asked {}) of {} images; {} soft texts, all listed: {}",
+        section["k"],
+        section["k_requested"],
+        section["images"],
+        section["count"],
+        section["all_texts_listed"]
+    )];
+    for r in section["relations"].as_array().unwrap() {
+        lines.push(format!(
+            "{}: {} texts, {} defined, {} undefined; mean {}, median {}, q1 {}, q3 {}; histogram {}",
+            r["relation"].as_str().unwrap(),
+            r["count"],
+            r["defined"],
+            r["undefined"],
+            number(&r["mean"]),
+            number(&r["median"]),
+            number(&r["q1"]),
+            number(&r["q3"]),
+            r["histogram"],
+        ));
+        for t in r["lowest"].as_array().unwrap().iter().take(3) {
+            lines.push(format!("  lowest {}", text(t)));
+        }
+    }
+    for named in section["named"].as_array().unwrap() {
+        let t = section["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| &t["text"] == named)
+            .unwrap();
+        lines.push(format!("listed {}", text(t)));
+    }
+    lines.join("\n") + "\n"
 }
 
 /// `SOFTTEXT_CLIP` as a snapshot-name part: a folder's last component or a repo id with `/`

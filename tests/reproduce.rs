@@ -112,9 +112,31 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
         "report.md",
         "figures/umap-hard.png",
         "figures/umap-look-like.svg",
+        "figures/subject-share.png",
+        "figures/subject-share.svg",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
+    // The subject share of the demo's soft texts (the [eval.subject_share] defaults), in
+    // table.json and the report.
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("table.json")).unwrap()).unwrap();
+    let shares = &table["subject_share"];
+    assert_eq!(
+        (shares["k"].as_u64(), shares["images"].as_u64()),
+        (Some(50), Some(200))
+    );
+    assert_eq!(shares["relations"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        shares["named"],
+        serde_json::json!(["automobile look like a truck", "dog look like a cat"])
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Subject share"), "{md}");
+    assert!(
+        md.contains("| automobile look like a truck | look-like |"),
+        "{md}"
+    );
     let before = manifest(&out);
     let train_folder = before["stages"]["aux-train"]["outputs"][0]
         .as_str()

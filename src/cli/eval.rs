@@ -7,6 +7,7 @@ use softtext::clip::{DeviceKind, Precision};
 use softtext::observe::Observer;
 use softtext::prompts::{HardConfig, PromptConfigFile};
 use softtext::study::{evaluate, read_prompt_file, AuxSpec, EvalSettings, Evaluation, StudyError};
+use softtext::subject_share::{SubjectShareError, SubjectShareParams, ValidSubjectShareParams};
 use softtext::zeroshot::{to_markdown, ProtocolKind};
 use softtext::Result;
 
@@ -65,6 +66,10 @@ pub struct EvalArgs {
     /// in rows labelled METHOD/SET (e.g. coop/look-like), McNemar against the base hard row.
     #[arg(long, value_name = "DIR", conflicts_with = "texts")]
     pub finetuned: Option<PathBuf>,
+    /// Image neighbours of each soft text in the subject-share analysis (capped at the
+    /// image count).
+    #[arg(long, default_value_t = ValidSubjectShareParams::default().k(), value_name = "K")]
+    pub subject_share_k: usize,
 }
 
 /// `--aux`: `self`, `oracle`, or a predictions file (an existing file of another extension is
@@ -115,6 +120,14 @@ fn settings(args: &EvalArgs) -> Result<EvalSettings> {
             })
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    let subject_share = SubjectShareParams::default().k(args.subject_share_k);
+    // Checked here so the message names the flag, not the library's parameter.
+    match subject_share.clone().check() {
+        Err(SubjectShareError::InvalidParam { message, .. }) => {
+            return Err(StudyError::Config(format!("--subject-share-k: {message}")).into())
+        }
+        other => other?,
+    };
     Ok(EvalSettings {
         bootstrap: args.bootstrap,
         seed: args.seed,
@@ -122,6 +135,7 @@ fn settings(args: &EvalArgs) -> Result<EvalSettings> {
         lambdas: args.lambdas.clone(),
         self_k: args.self_k,
         batch_size: args.batch_size,
+        subject_share,
     })
 }
 

@@ -32,6 +32,28 @@ pub struct FigureRef {
     pub caption: String,
 }
 
+/// One piece of a [`Section`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Block {
+    /// A paragraph of plain text (escaped for each format).
+    Text(String),
+    /// A table.
+    Table(Table),
+    /// A figure, numbered after the report's [`Report::figures`] and the figures of the
+    /// sections before it.
+    Figure(FigureRef),
+}
+
+/// A titled section of its own (e.g. an analysis with its tables and figure), after the
+/// figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Section {
+    /// The section's heading.
+    pub heading: String,
+    /// Its paragraphs, tables and figures, in display order.
+    pub blocks: Vec<Block>,
+}
+
 /// Everything in a run report. Empty sections are left out.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
@@ -46,6 +68,8 @@ pub struct Report {
     pub table: Table,
     /// Figures in display order.
     pub figures: Vec<FigureRef>,
+    /// Sections of their own after the figures, in display order.
+    pub sections: Vec<Section>,
     /// Interactive UMAP figures (`report.html` only), after the figures.
     pub interactive: Vec<InteractiveUmap>,
     /// The run's configuration as written (TOML or JSON), shown verbatim.
@@ -57,6 +81,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// Every figure in numbering order: [`Report::figures`], then those of the sections.
+    pub(crate) fn all_figures(&self) -> impl Iterator<Item = &FigureRef> {
+        self.figures
+            .iter()
+            .chain(self.sections.iter().flat_map(|section| {
+                section.blocks.iter().filter_map(|block| match block {
+                    Block::Figure(figure) => Some(figure),
+                    _ => None,
+                })
+            }))
+    }
+
     pub(crate) fn provenance_table(&self) -> Table {
         let mut t = Table::new(["Field", "Value"]);
         for (k, v) in &self.provenance {
@@ -101,9 +137,9 @@ pub fn write_report(report: &Report, out_dir: &Path) -> Result<(PathBuf, PathBuf
     let md_path = out_dir.join("report.md");
     let html_path = out_dir.join("report.html");
 
-    let mut embedded = Vec::with_capacity(report.figures.len());
-    let mut svg_links = Vec::with_capacity(report.figures.len());
-    for fig in &report.figures {
+    let mut embedded = Vec::new();
+    let mut svg_links = Vec::new();
+    for fig in report.all_figures() {
         if fig.path.is_absolute() {
             return Err(ReportError::input(
                 &html_path,

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::document::Report;
+use super::document::{Block, FigureRef, Report};
 use super::interactive;
 
 /// Escape text for HTML element content and quoted attribute values.
@@ -80,31 +80,34 @@ pub(crate) fn render(report: &Report, figures: &[Embedded]) -> String {
         h.push_str("<h2>Results</h2>\n");
         h.push_str(&report.table.to_html());
     }
+    // `figures` holds one entry per figure in numbering order (`Report::all_figures`).
+    let mut numbered = figures.iter().enumerate();
     if !report.figures.is_empty() {
         h.push_str("<h2>Figures</h2>\n");
-        for (i, (fig, emb)) in report.figures.iter().zip(figures).enumerate() {
-            let caption = escape(&fig.caption);
-            h.push_str("<figure>\n");
-            match emb {
-                Embedded::DataUri(uri) => {
-                    let _ = writeln!(h, "<img src=\"{uri}\" alt=\"{caption}\">");
+        for (fig, (i, emb)) in report.figures.iter().zip(&mut numbered) {
+            figure(&mut h, fig, i + 1, emb);
+        }
+    }
+    for section in &report.sections {
+        let _ = writeln!(h, "<h2>{}</h2>", escape(&section.heading));
+        for block in &section.blocks {
+            match block {
+                Block::Text(text) => {
+                    let _ = writeln!(h, "<p>{}</p>", escape(text));
                 }
-                Embedded::Svg(svg) => {
-                    h.push_str(svg);
-                    h.push('\n');
+                Block::Table(table) => h.push_str(&table.to_html()),
+                Block::Figure(fig) => {
+                    if let Some((i, emb)) = numbered.next() {
+                        figure(&mut h, fig, i + 1, emb);
+                    }
                 }
             }
-            let _ = writeln!(
-                h,
-                "<figcaption><strong>Figure {}.</strong> {caption}</figcaption>\n</figure>",
-                i + 1
-            );
         }
     }
     if !report.interactive.is_empty() {
         h.push_str("<h2>Interactive UMAP figures</h2>\n");
         for (i, fig) in report.interactive.iter().enumerate() {
-            h.push_str(&interactive::render(fig, report.figures.len() + i + 1));
+            h.push_str(&interactive::render(fig, figures.len() + i + 1));
         }
     }
     if !report.config_text.trim().is_empty() {
@@ -120,6 +123,25 @@ pub(crate) fn render(report: &Report, figures: &[Embedded]) -> String {
     }
     h.push_str("</body>\n</html>\n");
     h
+}
+
+/// A `<figure>` with its numbered caption.
+fn figure(h: &mut String, fig: &FigureRef, number: usize, emb: &Embedded) {
+    let caption = escape(&fig.caption);
+    h.push_str("<figure>\n");
+    match emb {
+        Embedded::DataUri(uri) => {
+            let _ = writeln!(h, "<img src=\"{uri}\" alt=\"{caption}\">");
+        }
+        Embedded::Svg(svg) => {
+            h.push_str(svg);
+            h.push('\n');
+        }
+    }
+    let _ = writeln!(
+        h,
+        "<figcaption><strong>Figure {number}.</strong> {caption}</figcaption>\n</figure>"
+    );
 }
 
 #[cfg(test)]

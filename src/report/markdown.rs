@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::document::Report;
+use super::document::{Block, FigureRef, Report};
 
 /// Escape text so it renders literally inline and inside a table cell: ASCII punctuation
 /// with a Markdown meaning gets a backslash, and line breaks (which would end a table row)
@@ -77,16 +77,32 @@ pub(crate) fn render(report: &Report, svg_siblings: &[Option<String>]) -> String
         md.push('\n');
     }
 
+    // `svg_siblings` holds one entry per figure in numbering order (`Report::all_figures`).
+    let mut numbered = svg_siblings.iter().enumerate();
     if !report.figures.is_empty() {
         md.push_str("## Figures\n\n");
-        for (i, (fig, svg)) in report.figures.iter().zip(svg_siblings).enumerate() {
-            let target = link_target(&fig.path);
-            let _ = writeln!(md, "![{}]({target})\n", escape(&fig.caption));
-            let _ = write!(md, "*Figure {}.* {}", i + 1, escape(&fig.caption));
-            if let Some(svg) = svg {
-                let _ = write!(md, " ([SVG]({svg}))");
+        for (fig, (i, svg)) in report.figures.iter().zip(&mut numbered) {
+            figure(&mut md, fig, i + 1, svg.as_deref());
+        }
+    }
+
+    for section in &report.sections {
+        let _ = writeln!(md, "## {}\n", escape(&section.heading));
+        for block in &section.blocks {
+            match block {
+                Block::Text(text) => {
+                    let _ = writeln!(md, "{}\n", escape(text));
+                }
+                Block::Table(table) => {
+                    md.push_str(&table.to_markdown());
+                    md.push('\n');
+                }
+                Block::Figure(fig) => {
+                    if let Some((i, svg)) = numbered.next() {
+                        figure(&mut md, fig, i + 1, svg.as_deref());
+                    }
+                }
             }
-            md.push_str("\n\n");
         }
     }
 
@@ -102,6 +118,17 @@ pub(crate) fn render(report: &Report, svg_siblings: &[Option<String>]) -> String
         md.push('\n');
     }
     md
+}
+
+/// A figure's image, then its numbered caption with a link to its SVG sibling.
+fn figure(md: &mut String, fig: &FigureRef, number: usize, svg: Option<&str>) {
+    let target = link_target(&fig.path);
+    let _ = writeln!(md, "![{}]({target})\n", escape(&fig.caption));
+    let _ = write!(md, "*Figure {number}.* {}", escape(&fig.caption));
+    if let Some(svg) = svg {
+        let _ = write!(md, " ([SVG]({svg}))");
+    }
+    md.push_str("\n\n");
 }
 
 #[cfg(test)]

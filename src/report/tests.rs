@@ -345,6 +345,7 @@ fn sample_report(out: &Path) -> Report {
                 caption: "Confusion".into(),
             },
         ],
+        sections: Vec::new(),
         interactive: Vec::new(),
         config_text: "[run]\nname = \"<x>\"\n".into(),
         config_lang: "toml".into(),
@@ -673,4 +674,139 @@ fn interactive_umap_of_10000_images_stays_compact() {
     assert_eq!(html.matches("<use ").count(), 1_800);
     assert_eq!(html.matches("<button type=\"button\" data-k=").count(), 100);
     assert!(bytes < 1_000_000, "{bytes} bytes");
+}
+
+fn share_lanes() -> Vec<ShareLane> {
+    vec![
+        ShareLane {
+            name: "look-like <b>".into(),
+            histogram: vec![1, 0, 2, 5, 9, 12, 7, 3, 1, 0],
+            undefined: 2,
+            quartiles: Some([0.35, 0.5, 0.62]),
+            marks: vec![
+                ("automobile look like a truck".into(), 0.5),
+                ("dog look like a cat".into(), 0.05),
+                ("at the right end".into(), 1.0),
+            ],
+        },
+        ShareLane {
+            name: "nothing defined".into(),
+            histogram: vec![0; 10],
+            undefined: 4,
+            quartiles: None,
+            marks: Vec::new(),
+        },
+    ]
+}
+
+#[test]
+fn subject_share_figure_is_deterministic_and_refuses_shares_outside_0_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let lanes = share_lanes();
+    let size = (900, SubjectShareFigure::height_for(lanes.len()));
+    let fig = SubjectShareFigure {
+        title: "shares".into(),
+        subtitle: Some("k = 50".into()),
+        lanes: &lanes,
+        size,
+    };
+    let paths = draw_subject_share(&fig, &dir.path().join("a")).unwrap();
+    assert_png(&paths[0], size);
+    let svg = std::fs::read_to_string(&paths[1]).unwrap();
+    assert!(
+        svg.contains("look-like &lt;b&gt;"),
+        "names are escaped in the SVG"
+    );
+    assert!(svg.contains("4 undefined"));
+    let again = draw_subject_share(&fig, &dir.path().join("b")).unwrap();
+    assert_eq!(read(&paths[0]), read(&again[0]));
+    assert_eq!(read(&paths[1]), read(&again[1]));
+    // No lanes at all still draws.
+    draw_subject_share(
+        &SubjectShareFigure {
+            lanes: &[],
+            ..SubjectShareFigure::default()
+        },
+        &dir.path().join("empty"),
+    )
+    .unwrap();
+
+    let mut bad = share_lanes();
+    bad[0].marks[0].1 = 1.5;
+    let e = draw_subject_share(
+        &SubjectShareFigure {
+            lanes: &bad,
+            ..SubjectShareFigure::default()
+        },
+        &dir.path().join("bad"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("bad.png"), "{e}");
+    assert!(e.to_string().contains("1.5 is not a share"), "{e}");
+    let mut bad = share_lanes();
+    bad[0].quartiles = Some([0.6, 0.5, 0.7]);
+    assert!(draw_subject_share(
+        &SubjectShareFigure {
+            lanes: &bad,
+            ..SubjectShareFigure::default()
+        },
+        &dir.path().join("bad"),
+    )
+    .is_err());
+    assert!(
+        !dir.path().join("bad.svg").exists(),
+        "nothing written on error"
+    );
+}
+
+#[test]
+fn sections_follow_the_figures_and_number_their_figures_after_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut report = sample_report(dir.path());
+    let lanes = share_lanes();
+    draw_subject_share(
+        &SubjectShareFigure {
+            lanes: &lanes,
+            ..SubjectShareFigure::default()
+        },
+        &figure_stem(dir.path(), "share"),
+    )
+    .unwrap();
+    let mut table = Table::new(["relation", "median"]);
+    table.push_row(["a <b>", "0.500"]);
+    report.sections.push(Section {
+        heading: "Subject <share>".into(),
+        blocks: vec![
+            Block::Text("share(x) / (share(x) + share(y)) & more".into()),
+            Block::Table(table),
+            Block::Figure(FigureRef {
+                path: PathBuf::from("figures/share.png"),
+                caption: "Shares <per relation>".into(),
+            }),
+        ],
+    });
+    report.interactive = vec![big_umap(3, 30)];
+    let (md_path, html_path) = write_report(&report, dir.path()).unwrap();
+    let md = std::fs::read_to_string(md_path).unwrap();
+    let section = md.find("## Subject \\<share\\>").expect("section heading");
+    assert!(md.find("## Figures").unwrap() < section);
+    assert!(section < md.find("## Configuration").unwrap());
+    assert!(
+        md.contains("share(x) / (share(x) + share(y)) \\& more\n"),
+        "{md}"
+    );
+    assert!(md.contains("| a \\<b\\> | 0.500 |"), "{md}");
+    assert!(md.contains("*Figure 3.* Shares \\<per relation\\> ([SVG](figures/share.svg))"));
+    let html = std::fs::read_to_string(html_path).unwrap();
+    assert!(html.contains("<h2>Subject &lt;share&gt;</h2>"));
+    assert!(html.contains("<p>share(x) / (share(x) + share(y)) &amp; more</p>"));
+    assert!(html.contains("<td>a &lt;b&gt;</td>"));
+    assert!(html.contains("<strong>Figure 3.</strong> Shares &lt;per relation&gt;"));
+    assert_eq!(
+        html.matches("src=\"data:image/png;base64,").count(),
+        2,
+        "both PNGs embedded"
+    );
+    // The interactive figure is numbered after the section's.
+    assert!(html.contains("<strong>Figure 4.</strong>"), "{html}");
 }

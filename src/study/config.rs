@@ -11,6 +11,7 @@ use crate::auxiliary::classifier::TrainParams;
 use crate::clip::{DeviceKind, Precision};
 use crate::data::{DataSpec, Split};
 use crate::prompts::PromptConfigFile;
+use crate::subject_share::{SubjectShareError, SubjectShareParams};
 use crate::umap::UmapParams;
 use crate::zeroshot::{EvalParams, ProtocolKind, ValidEvalParams};
 
@@ -243,6 +244,9 @@ pub struct EvalSettings {
     pub self_k: usize,
     /// Texts per forward pass of the text encoder.
     pub batch_size: usize,
+    /// `[eval.subject_share]`: where each soft text lies among the images
+    /// ([`crate::subject_share`]); the defaults are [`SubjectShareParams::default`]'s.
+    pub subject_share: SubjectShareParams,
 }
 
 impl Default for EvalSettings {
@@ -257,6 +261,7 @@ impl Default for EvalSettings {
             lambdas: Vec::new(),
             self_k: params.self_k(),
             batch_size: defaults::TEXT_BATCH_SIZE,
+            subject_share: SubjectShareParams::default(),
         }
     }
 }
@@ -511,6 +516,16 @@ impl StudyConfig {
                 )));
             }
         }
+        self.eval
+            .subject_share
+            .clone()
+            .check()
+            .map_err(|e| match e {
+                SubjectShareError::InvalidParam { param, message } => {
+                    StudyError::Config(format!("[eval.subject_share] {}: {message}", param.name()))
+                }
+                other => StudyError::Config(format!("[eval.subject_share]: {other}")),
+            })?;
         if self.data.limit == Some(0) {
             return Err(StudyError::Config(
                 "[data] limit must be at least 1 (leave it out to use every image)".into(),
@@ -557,6 +572,25 @@ mod tests {
         assert!(e.to_string().starts_with("[data] label: "), "{e}");
         let e = config("spec = \"cifar100-bin:c100\"\nlabel = \"medium\"").unwrap_err();
         assert!(e.to_string().contains("line 6"), "{e}");
+    }
+
+    #[test]
+    fn subject_share_settings_default_from_their_params_and_are_checked() {
+        let plain = config("spec = \"folder:x\"").unwrap();
+        assert_eq!(plain.eval.subject_share, SubjectShareParams::default());
+        let text = "name = \"t\"\n[clip]\nmodel = \"m\"\n[data]\nspec = \"folder:x\"\n[auxiliary]\nsource = \"self\"\n[eval.subject_share]\n";
+        let set = StudyConfig::from_toml(&format!("{text}k = 7\n")).unwrap();
+        assert_eq!(set.eval.subject_share, SubjectShareParams::default().k(7));
+        let e = StudyConfig::from_toml(&format!("{text}k = 0\n")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "[eval.subject_share] k: must be at least 1 (got 0)"
+        );
+        let e = StudyConfig::from_toml(&format!("{text}kay = 7\n")).unwrap_err();
+        assert!(e.to_string().contains("unknown field `kay`"), "{e}");
+        // The whole config still round-trips through TOML (the manifest records it).
+        let again = StudyConfig::from_toml(&toml::to_string(&set).unwrap()).unwrap();
+        assert_eq!(again.eval, set.eval);
     }
 
     #[test]

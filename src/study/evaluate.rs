@@ -1,6 +1,8 @@
 //! The evaluation stage: every protocol on an image embedding file, with the planned texts
 //! encoded once (cached in the output folder), written as `table.{md,csv,json}`,
 //! `texts.json`, `texts.safetensors` and `run.json`; and the reader of such a folder.
+//! `table.json` also holds the subject-share analysis of the soft texts
+//! ([`crate::subject_share`]) in its `subject_share` section.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,10 +22,13 @@ use crate::embeddings::{Embeddings, Kind};
 use crate::error::Result;
 use crate::observe::Observer;
 use crate::prompts::{ClassSpec, PromptConfig, PromptConfigFile};
+use crate::subject_share::{
+    subject_share, ImageRows, SoftText, SubjectShareReport, ValidSubjectShareParams,
+};
 use crate::zeroshot::catalogue::{catalogue, TextCatalogue};
 use crate::zeroshot::{
-    evaluate as evaluate_protocols, plan_texts, to_csv, to_json, to_markdown, AuxSource,
-    EvalReport, ImageSet, TextBank,
+    evaluate as evaluate_protocols, plan_texts, to_csv, to_markdown, AuxSource, EvalReport,
+    ImageSet, TextBank,
 };
 
 pub use crate::clip::checkpoint::RANDOM_WEIGHTS_MARKER;
@@ -168,6 +173,8 @@ pub struct EvalOutcome {
     /// The fine-tuned text side's embeddings of the same texts (with
     /// [`Evaluation::finetuned`]).
     pub finetuned_texts: Option<Embeddings>,
+    /// Where each soft text lies among the images (`table.json`'s `subject_share`).
+    pub subject_share: SubjectShareReport,
     /// What `run.json` records.
     pub run: RunInfo,
     /// Every file written.
@@ -197,6 +204,7 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         .collect();
     let config = prompt_config(params.prompts.clone(), &images.classes)?;
     let eval_params = params.settings.params()?;
+    let share_params = params.settings.subject_share.clone().check()?;
     let aux = aux_source(&params.aux)?;
     if let AuxSource::Predictions(predictions) = &aux {
         // Fails on predictions made for other images before any text is encoded.
@@ -246,6 +254,10 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
     let image_set = ImageSet::new(&images.data, images.dim, &labels, &images.ids)?;
     let mut report = evaluate_protocols(&eval_params, &config, &image_set, &aux, &bank)?;
     let catalogue = catalogue(&config, &bank, &report);
+    let eval_seconds = eval_started.elapsed().as_secs_f64();
+    let share_started = Instant::now();
+    let shares = soft_text_shares(&share_params, &images, &labels, &bank, &catalogue)?;
+    let share_seconds = share_started.elapsed().as_secs_f64();
     let mut files = vec![out.join("texts.safetensors")];
     let finetuned_texts = match &params.finetuned {
         Some(dir) => {
@@ -290,7 +302,8 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         prompts_toml: toml::to_string(&PromptConfigFile::from(&config)).unwrap_or_default(),
         timings: vec![
             ("text encoding".into(), text_seconds),
-            ("evaluation".into(), eval_started.elapsed().as_secs_f64()),
+            ("evaluation".into(), eval_seconds),
+            ("subject share".into(), share_seconds),
         ],
     };
     write(
@@ -301,7 +314,7 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
     )?;
     write("table.md", to_markdown(&report).as_bytes())?;
     write("table.csv", to_csv(&report).as_bytes())?;
-    write("table.json", to_json(&report).as_bytes())?;
+    write("table.json", table_json(&report, &shares).as_bytes())?;
     observer.status(&format!(
         "evaluated {} protocol rows on {} images in {:.2}s; wrote {}/table.{{md,csv,json}}",
         report.rows.len(),
@@ -314,9 +327,50 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         config,
         texts,
         finetuned_texts,
+        subject_share: shares,
         run,
         files,
     })
+}
+
+/// The subject share of every soft text of `catalogue` in `bank` among `images`: the
+/// evaluation's `subject_share` section. A second text bank for the same soft texts (other
+/// text embeddings) is analysed by calling this again with that bank.
+pub fn soft_text_shares(
+    params: &ValidSubjectShareParams,
+    images: &Embeddings,
+    labels: &[usize],
+    bank: &TextBank,
+    catalogue: &TextCatalogue,
+) -> Result<SubjectShareReport> {
+    let soft = SoftText::from_catalogue(catalogue);
+    let texts = bank.gather(&soft.iter().map(|t| t.text.as_str()).collect::<Vec<_>>())?;
+    let rows = ImageRows {
+        embeddings: &images.data,
+        dim: images.dim,
+        labels,
+        classes: &images.classes,
+    };
+    Ok(subject_share(params, &rows, &texts, &soft)?)
+}
+
+/// `table.json`: the zero-shot report as [`crate::zeroshot::to_json`] writes it, with the
+/// `subject_share` section added after its fields. Readers of [`EvalReport`] alone ignore
+/// the section; [`read_eval`] reads both.
+fn table_json(report: &EvalReport, shares: &SubjectShareReport) -> String {
+    #[derive(Serialize)]
+    struct Table<'a> {
+        #[serde(flatten)]
+        report: &'a EvalReport,
+        subject_share: &'a SubjectShareReport,
+    }
+    let mut text = serde_json::to_string_pretty(&Table {
+        report,
+        subject_share: shares,
+    })
+    .expect("reports serialise");
+    text.push('\n');
+    text
 }
 
 /// The text encoder for `params`: `--clip`, or the checkpoint named in the image file; it
@@ -426,6 +480,9 @@ pub struct EvalFolder {
     pub catalogue: TextCatalogue,
     /// `run.json`, when present and readable.
     pub run: Option<RunInfo>,
+    /// `table.json`'s `subject_share` section; `None` in an evaluation written before
+    /// softtext had the analysis.
+    pub subject_share: Option<SubjectShareReport>,
     /// A content hash of `table.json` and `texts.json`. The UMAP stage records it beside
     /// each figure, and the report embeds only figures whose hash matches the evaluation it
     /// reports, so a figure left by an earlier run is never shown as current.
@@ -454,6 +511,13 @@ pub fn read_eval(dir: &Path) -> Result<EvalFolder> {
         .map_err(|e| StudyError::Input(format!("{}: {e}", dir.join("table.json").display())))?;
     let catalogue: TextCatalogue = serde_json::from_str(&texts)
         .map_err(|e| StudyError::Input(format!("{}: {e}", dir.join("texts.json").display())))?;
+    #[derive(Deserialize)]
+    struct Section {
+        #[serde(default)]
+        subject_share: Option<SubjectShareReport>,
+    }
+    let section: Section = serde_json::from_str(&table)
+        .map_err(|e| StudyError::Input(format!("{}: {e}", dir.join("table.json").display())))?;
     let run = std::fs::read_to_string(dir.join("run.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
@@ -464,6 +528,7 @@ pub fn read_eval(dir: &Path) -> Result<EvalFolder> {
         report,
         catalogue,
         run,
+        subject_share: section.subject_share,
         fingerprint: hasher.finalize().to_hex().to_string(),
     })
 }

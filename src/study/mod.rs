@@ -10,7 +10,7 @@
 //! | image embeddings | [`encode_images`] | `images.safetensors` |
 //! | text embeddings | [`encode_texts`] | a text embedding file |
 //! | fine-tuning | [`finetune`] | `finetuned.safetensors`, `finetune.json`, `log.csv`, curve, `clip/` |
-//! | evaluation | [`evaluate`] | `table.{md,csv,json}`, `texts.{json,safetensors}`, `run.json` |
+//! | evaluation | [`evaluate`] | `table.{md,csv,json}` (`table.json` with the subject share), `texts.{json,safetensors}`, `run.json` |
 //! | UMAP figures | [`umap`] | `figures/umap-SET.{png,svg}`, `umap/umap-SET.csv` |
 //! | report | [`report`] | `report.md`, `report.html`, `figures/*` |
 //!
@@ -43,8 +43,9 @@ pub use encode::{
 };
 pub use error::StudyError;
 pub use evaluate::{
-    aux_source, evaluate, files_are_random, prompt_config, read_eval, read_prompt_file, EvalFolder,
-    EvalOutcome, Evaluation, RunInfo, FINETUNED_TEXTS, RANDOM_WEIGHTS_MARKER,
+    aux_source, evaluate, files_are_random, prompt_config, read_eval, read_prompt_file,
+    soft_text_shares, EvalFolder, EvalOutcome, Evaluation, RunInfo, FINETUNED_TEXTS,
+    RANDOM_WEIGHTS_MARKER,
 };
 pub use figures::{provenance_path, umap, UmapFigures};
 pub use finetune::{finetune, Finetuning};

@@ -1,6 +1,6 @@
 //! The report stage: the per-class and confusion figures, and `report.md` plus a
 //! self-contained `report.html` around the headline table and the UMAP figures drawn from
-//! the same evaluation.
+//! the same evaluation, with a section on the soft texts' subject shares.
 
 use std::path::{Path, PathBuf};
 
@@ -11,9 +11,11 @@ use super::figures::provenance_path;
 use crate::error::Result;
 use crate::observe::Observer;
 use crate::report::{
-    draw_confusion, draw_per_class, figure_stem, read_umap_csv, write_report, ConfusionFigure,
-    FigureRef, InteractiveUmap, PerClassFigure, Report, Table, FIGURES_DIR,
+    draw_confusion, draw_per_class, draw_subject_share, figure_stem, read_umap_csv, write_report,
+    Block, ConfusionFigure, FigureRef, InteractiveUmap, PerClassFigure, Report, Section, ShareLane,
+    SubjectShareFigure, Table, FIGURES_DIR,
 };
+use crate::subject_share::{SubjectShareReport, TextShare};
 use crate::zeroshot::{EvalReport, ResultRow};
 
 /// What to report.
@@ -111,6 +113,7 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
         report,
         fingerprint,
         run,
+        subject_share,
         ..
     } = read_eval(&params.eval)?;
     let out = params.out.clone().unwrap_or_else(|| params.eval.clone());
@@ -268,6 +271,13 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
         });
     }
 
+    let mut sections = Vec::new();
+    if let Some(shares) = subject_share.as_ref().filter(|s| s.count > 0) {
+        let (section, paths) = subject_share_section(shares, &out, &model)?;
+        files.extend(paths);
+        sections.push(section);
+    }
+
     let mut provenance: Vec<(String, String)> = params
         .description
         .iter()
@@ -316,6 +326,7 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
         warning,
         table: headline_table(&report),
         figures,
+        sections,
         interactive,
         config_text,
         config_lang: "toml".into(),
@@ -326,9 +337,153 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
         "wrote {} and {} ({} figures in {}/)",
         written.0.display(),
         written.1.display(),
-        document.figures.len(),
+        document.all_figures().count(),
         out.join(FIGURES_DIR).display()
     ));
     files.extend([written.0, written.1]);
     Ok(files)
+}
+
+/// A share as the report prints it: three decimals, `–` where undefined.
+fn share_cell(share: Option<f64>) -> String {
+    share.map_or_else(|| "–".to_string(), |v| format!("{v:.3}"))
+}
+
+/// Text, relation, subject share, and the fractions of the neighbours of each class.
+fn share_row(t: &TextShare) -> Vec<String> {
+    vec![
+        t.text.clone(),
+        t.relation.clone(),
+        t.share
+            .map_or_else(|| "undefined".to_string(), |v| format!("{v:.3}")),
+        format!("{} {:.0}%", t.x, 100.0 * t.share_x),
+        format!("{} {:.0}%", t.y, 100.0 * t.share_y),
+    ]
+}
+
+const SHARE_COLUMNS: [&str; 5] = [
+    "text",
+    "relation",
+    "subject share",
+    "x among the neighbours",
+    "y among the neighbours",
+];
+
+/// The subject-share section (the paper's Figure 4 as a number): the per-relation table, the
+/// figure, the listed texts, and each relation's lowest shares; returns the figure's files.
+fn subject_share_section(
+    shares: &SubjectShareReport,
+    out: &Path,
+    model: &str,
+) -> Result<(Section, Vec<PathBuf>)> {
+    let mut blocks = vec![Block::Text(format!(
+        "Where each soft text \"x REL y\" lies among the images: the class make-up of its \
+         k = {} nearest image embeddings (cosine), and its subject share, share(x) / (share(x) \
+         + share(y)). 1: the text lies among x's images; 0: it is pulled among y's; undefined \
+         (counted apart) when neither class is among its neighbours. The paper's Figure 4 \
+         shows \"automobile look like a truck\" between the two classes' images and \
+         \"dog look like a cat\" among the cat images.",
+        shares.k
+    ))];
+    let mut table = Table::new([
+        "relation",
+        "texts",
+        "defined",
+        "undefined",
+        "mean",
+        "median",
+        "Q1",
+        "Q3",
+    ]);
+    for r in &shares.relations {
+        table.push_row([
+            r.relation.clone(),
+            r.count.to_string(),
+            r.defined.to_string(),
+            r.undefined.to_string(),
+            share_cell(r.mean),
+            share_cell(r.median),
+            share_cell(r.q1),
+            share_cell(r.q3),
+        ]);
+    }
+    blocks.push(Block::Table(table));
+
+    let named: Vec<&TextShare> = shares.named.iter().filter_map(|t| shares.text(t)).collect();
+    let lanes: Vec<ShareLane> = shares
+        .relations
+        .iter()
+        .map(|r| ShareLane {
+            name: r.relation.clone(),
+            histogram: r.histogram.to_vec(),
+            undefined: r.undefined,
+            quartiles: match (r.q1, r.median, r.q3) {
+                (Some(q1), Some(median), Some(q3)) => Some([q1, median, q3]),
+                _ => None,
+            },
+            marks: named
+                .iter()
+                .filter(|t| t.relation == r.relation)
+                .filter_map(|t| t.share.map(|share| (t.text.clone(), share)))
+                .collect(),
+        })
+        .collect();
+    let paths = draw_subject_share(
+        &SubjectShareFigure {
+            title: "Subject share of the soft texts".into(),
+            subtitle: Some(format!(
+                "{model} · k = {} nearest of {} images · {} soft texts",
+                shares.k, shares.images, shares.count
+            )),
+            lanes: &lanes,
+            size: (1200, SubjectShareFigure::height_for(lanes.len())),
+        },
+        &figure_stem(out, "subject-share"),
+    )?;
+    blocks.push(Block::Figure(FigureRef {
+        path: relative(out, &paths[0]),
+        caption: "Subject share per relation: histogram of the texts' shares (0: among the \
+                  object's images, 1: among the subject's), with the quartile range and median \
+                  under it; listed texts marked with a triangle"
+            .into(),
+    }));
+
+    if !named.is_empty() {
+        blocks.push(Block::Text(
+            "The listed texts ([eval.subject_share] texts; by default the paper's Figure 4 pair):"
+                .into(),
+        ));
+        let mut table = Table::new(SHARE_COLUMNS);
+        for t in &named {
+            table.push_row(share_row(t));
+        }
+        blocks.push(Block::Table(table));
+    }
+    let lowest: Vec<&TextShare> = shares.relations.iter().flat_map(|r| &r.lowest).collect();
+    if !lowest.is_empty() {
+        blocks.push(Block::Text(
+            "Each relation's texts with the lowest shares, pulled furthest among their object's \
+             images:"
+                .into(),
+        ));
+        let mut table = Table::new(SHARE_COLUMNS);
+        for t in lowest {
+            table.push_row(share_row(t));
+        }
+        blocks.push(Block::Table(table));
+    }
+    if !shares.all_texts_listed {
+        blocks.push(Block::Text(format!(
+            "table.json lists the shares of the listed texts only: the evaluation has {} soft \
+             texts, more than [eval.subject_share] list_limit.",
+            shares.count
+        )));
+    }
+    Ok((
+        Section {
+            heading: "Subject share".into(),
+            blocks,
+        },
+        paths,
+    ))
 }

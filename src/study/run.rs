@@ -183,7 +183,7 @@ impl Study {
             .as_ref()
             .map_or(String::new(), |(_, key)| key.clone());
         let eval_key = content_key(
-            "eval-v2",
+            "eval-v3",
             &[
                 &images_key,
                 &prompts_toml,
@@ -257,7 +257,7 @@ impl Study {
         let description = config.description.clone().unwrap_or_default();
         let mut report_parts = vec![protocol.as_str(), description.as_str()];
         report_parts.extend(report_inputs.iter().map(String::as_str));
-        let report_key = content_key("report-v4", &report_parts);
+        let report_key = content_key("report-v5", &report_parts);
         runner.stage(
             "report",
             "report",
