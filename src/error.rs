@@ -44,6 +44,9 @@ pub enum Error {
     /// Auxiliary prediction files: format, ids, classes, scores.
     #[error(transparent)]
     Aux(#[from] crate::auxiliary::predictions::AuxError),
+    /// The linear probe: parameters, features, the solver.
+    #[error(transparent)]
+    Probe(#[from] crate::probe::ProbeError),
     /// UMAP parameters and inputs.
     #[error(transparent)]
     Umap(#[from] crate::umap::UmapError),

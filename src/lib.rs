@@ -13,6 +13,7 @@
 //! | [`embeddings`] | batched encoding into content-keyed embedding files |
 //! | [`prompts`] | hard templates, relations and the soft texts they render |
 //! | [`auxiliary`] | the classifier whose top-2 classes the soft texts relate, and prediction files |
+//! | [`probe`] | the linear-probe baseline: logistic regression on image embeddings, C chosen on a hold-out, matching scikit-learn |
 //! | [`zeroshot`] | every decision rule ("protocol"), with bootstrap intervals and McNemar tests |
 //! | [`subject_share`] | where each soft text lies among the images: its subject class's share of its nearest image neighbours (the paper's Figure 4, as a number) |
 //! | [`umap`] | a deterministic UMAP for the joint image and text figures |
@@ -93,6 +94,7 @@ pub mod embeddings;
 pub mod error;
 pub mod finetune;
 pub mod observe;
+pub mod probe;
 pub mod prompts;
 pub mod report;
 pub mod study;
