@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{AuxSpec, EvalSettings};
 use super::encode::ClipSpec;
 use super::error::StudyError;
-use super::finetuned::{finetuned_rows, BaseEvaluation};
+use super::finetuned::{check_finetuned, finetuned_rows, probe_row, BaseEvaluation};
 use crate::artifact::write_atomic;
 use crate::auxiliary::predictions::AuxPredictions;
 use crate::clip::{ClipFiles, LazyClip};
@@ -116,6 +116,9 @@ pub struct RunInfo {
     pub prompts_toml: String,
     /// Stage name and seconds.
     pub timings: Vec<(String, f64)>,
+    /// The fine-tuned folder's record, with `--finetuned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetuned: Option<crate::finetune::FinetunedInfo>,
 }
 
 /// What to evaluate.
@@ -175,6 +178,8 @@ pub struct EvalOutcome {
     pub finetuned_texts: Option<Embeddings>,
     /// Where each soft text lies among the images (`table.json`'s `subject_share`).
     pub subject_share: SubjectShareReport,
+    /// The same for the fine-tuned text side (with [`Evaluation::finetuned`]).
+    pub subject_share_finetuned: Option<SubjectShareReport>,
     /// What `run.json` records.
     pub run: RunInfo,
     /// Every file written.
@@ -202,6 +207,9 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         .iter()
         .map(|&l| l as usize)
         .collect();
+    if let Some(dir) = &params.finetuned {
+        check_finetuned(dir, &images)?;
+    }
     let config = prompt_config(params.prompts.clone(), &images.classes)?;
     let eval_params = params.settings.params()?;
     let share_params = params.settings.subject_share.clone().check()?;
@@ -274,9 +282,24 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
             };
             let cache = out.join(FINETUNED_TEXTS);
             let (rows, texts) = finetuned_rows(dir, &base, &cache, observer)?;
+            let probe = probe_row(dir, &base)?;
             report.rows.extend(rows);
+            report.rows.push(probe);
             files.push(cache);
             Some(texts)
+        }
+        None => None,
+    };
+    let finetuned_shares = match &finetuned_texts {
+        Some(texts) => {
+            let bank = TextBank::new(texts.ids.clone(), texts.data.clone(), texts.dim)?;
+            Some(soft_text_shares(
+                &share_params,
+                &images,
+                &labels,
+                &bank,
+                &catalogue,
+            )?)
         }
         None => None,
     };
@@ -305,6 +328,10 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
             ("evaluation".into(), eval_seconds),
             ("subject share".into(), share_seconds),
         ],
+        finetuned: match &params.finetuned {
+            Some(dir) => Some(crate::finetune::read_info(dir)?),
+            None => None,
+        },
     };
     write(
         "run.json",
@@ -314,7 +341,10 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
     )?;
     write("table.md", to_markdown(&report).as_bytes())?;
     write("table.csv", to_csv(&report).as_bytes())?;
-    write("table.json", table_json(&report, &shares).as_bytes())?;
+    write(
+        "table.json",
+        table_json(&report, &shares, finetuned_shares.as_ref()).as_bytes(),
+    )?;
     observer.status(&format!(
         "evaluated {} protocol rows on {} images in {:.2}s; wrote {}/table.{{md,csv,json}}",
         report.rows.len(),
@@ -328,6 +358,7 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         texts,
         finetuned_texts,
         subject_share: shares,
+        subject_share_finetuned: finetuned_shares,
         run,
         files,
     })
@@ -357,16 +388,23 @@ pub fn soft_text_shares(
 /// `table.json`: the zero-shot report as [`crate::zeroshot::to_json`] writes it, with the
 /// `subject_share` section added after its fields. Readers of [`EvalReport`] alone ignore
 /// the section; [`read_eval`] reads both.
-fn table_json(report: &EvalReport, shares: &SubjectShareReport) -> String {
+fn table_json(
+    report: &EvalReport,
+    shares: &SubjectShareReport,
+    finetuned: Option<&SubjectShareReport>,
+) -> String {
     #[derive(Serialize)]
     struct Table<'a> {
         #[serde(flatten)]
         report: &'a EvalReport,
         subject_share: &'a SubjectShareReport,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subject_share_finetuned: Option<&'a SubjectShareReport>,
     }
     let mut text = serde_json::to_string_pretty(&Table {
         report,
         subject_share: shares,
+        subject_share_finetuned: finetuned,
     })
     .expect("reports serialise");
     text.push('\n');
@@ -483,6 +521,9 @@ pub struct EvalFolder {
     /// `table.json`'s `subject_share` section; `None` in an evaluation written before
     /// softtext had the analysis.
     pub subject_share: Option<SubjectShareReport>,
+    /// The same analysis for the fine-tuned text side (`subject_share_finetuned`), with
+    /// `--finetuned`.
+    pub subject_share_finetuned: Option<SubjectShareReport>,
     /// A content hash of `table.json` and `texts.json`. The UMAP stage records it beside
     /// each figure, and the report embeds only figures whose hash matches the evaluation it
     /// reports, so a figure left by an earlier run is never shown as current.
@@ -515,6 +556,8 @@ pub fn read_eval(dir: &Path) -> Result<EvalFolder> {
     struct Section {
         #[serde(default)]
         subject_share: Option<SubjectShareReport>,
+        #[serde(default)]
+        subject_share_finetuned: Option<SubjectShareReport>,
     }
     let section: Section = serde_json::from_str(&table)
         .map_err(|e| StudyError::Input(format!("{}: {e}", dir.join("table.json").display())))?;
@@ -529,6 +572,7 @@ pub fn read_eval(dir: &Path) -> Result<EvalFolder> {
         catalogue,
         run,
         subject_share: section.subject_share,
+        subject_share_finetuned: section.subject_share_finetuned,
         fingerprint: hasher.finalize().to_hex().to_string(),
     })
 }

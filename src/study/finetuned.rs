@@ -10,10 +10,11 @@ use crate::embeddings::{Embeddings, Kind};
 use crate::error::Result;
 use crate::finetune::{FinetunedText, TextItem};
 use crate::observe::Observer;
+use crate::probe::{fit, Features, ProbeParams};
 use crate::prompts::PromptConfig;
 use crate::zeroshot::{
-    evaluate as evaluate_protocols, AuxSource, EvalReport, ImageSet, McNemar, ResultRow, TextBank,
-    TextPlan, ValidEvalParams,
+    evaluate as evaluate_protocols, result_row, AuxSource, Bootstrap, EvalReport, ImageSet,
+    McNemar, ResultRow, TextBank, TextPlan, ValidEvalParams,
 };
 
 /// What the fine-tuned pass needs from the base evaluation.
@@ -29,16 +30,11 @@ pub(crate) struct BaseEvaluation<'a> {
     pub batch_size: usize,
 }
 
-/// The fine-tuned text embeddings of the planned texts (cached in `cache`) and the rows
-/// they give, relabelled `METHOD/SET`, with McNemar against the base `hard` row.
-pub(crate) fn finetuned_rows(
-    dir: &Path,
-    base: &BaseEvaluation<'_>,
-    cache: &Path,
-    observer: &dyn Observer,
-) -> Result<(Vec<ResultRow>, Embeddings)> {
+/// Refuses a fine-tuned folder that cannot pair with `images` before anything is written:
+/// not a fine-tuned folder, trained from another checkpoint, or on other classes.
+pub(crate) fn check_finetuned(dir: &Path, images: &Embeddings) -> Result<()> {
     let info = crate::finetune::read_info(dir)?;
-    if let Some(hash) = base.images.info.get("checkpoint_hash") {
+    if let Some(hash) = images.info.get("checkpoint_hash") {
         if *hash != info.base_fingerprint {
             return Err(StudyError::Input(format!(
                 "--finetuned {}: fine-tuned from {}, another checkpoint than the one that encoded the images",
@@ -48,21 +44,28 @@ pub(crate) fn finetuned_rows(
             .into());
         }
     }
-    let names: Vec<&str> = base.config.classes().names().collect();
-    if info
-        .classes
-        .iter()
-        .map(String::as_str)
-        .ne(names.iter().copied())
-    {
+    if info.classes != images.classes {
         return Err(StudyError::Input(format!(
             "--finetuned {}: trained on classes [{}], the images have [{}]",
             dir.display(),
             info.classes.join(", "),
-            names.join(", ")
+            images.classes.join(", ")
         ))
         .into());
     }
+    Ok(())
+}
+
+/// The fine-tuned text embeddings of the planned texts (cached in `cache`) and the rows
+/// they give, relabelled `METHOD/SET`, with McNemar against the base `hard` row.
+pub(crate) fn finetuned_rows(
+    dir: &Path,
+    base: &BaseEvaluation<'_>,
+    cache: &Path,
+    observer: &dyn Observer,
+) -> Result<(Vec<ResultRow>, Embeddings)> {
+    check_finetuned(dir, base.images)?;
+    let info = crate::finetune::read_info(dir)?;
     let key = crate::artifact::content_key(
         "softtext-finetuned-texts-v1",
         &[
@@ -128,6 +131,90 @@ pub(crate) fn finetuned_rows(
         })
         .collect();
     Ok((rows, texts))
+}
+
+/// The linear-probe baseline (CoOp's and CLIP_benchmark's) under the fine-tuned run's
+/// few-shot settings: L2-regularised logistic regression on the same train images, shots and
+/// validation hold-out, C swept on the hold-out (never the test set), scored on the
+/// evaluated images as row `linear-probe`.
+pub(crate) fn probe_row(dir: &Path, base: &BaseEvaluation<'_>) -> Result<ResultRow> {
+    let info = crate::finetune::read_info(dir)?;
+    let train = Embeddings::load(Path::new(&info.images))?;
+    if train.key != info.images_key {
+        return Err(StudyError::Input(format!(
+            "--finetuned {}: its train images {} have changed since training",
+            dir.display(),
+            info.images
+        ))
+        .into());
+    }
+    let labels: Vec<usize> = train
+        .labels
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
+    let classes = train.classes.len();
+    let split = crate::finetune::split::split(
+        &labels,
+        classes,
+        info.params.val_fraction,
+        info.params.shots,
+        info.params.seed,
+    )?;
+    let all = Features::new(train.data.clone(), train.dim, labels, classes);
+    let fit_rows = all.select(&split.train);
+    let probe = if split.validation.is_empty() {
+        // Nothing to sweep on: the default C of scikit-learn.
+        fit(&ProbeParams::default().c(1.0).check()?, &fit_rows, None)?
+    } else {
+        let validation = all.select(&split.validation);
+        fit(
+            &ProbeParams::default().check()?,
+            &fit_rows,
+            Some(&validation),
+        )?
+    };
+    let predictions = probe.predict(&base.images.data)?;
+    let labels = base.image_set.labels();
+    let hard: Vec<bool> = base
+        .report
+        .row("hard", "hard")
+        .map(|row| {
+            row.predictions
+                .iter()
+                .zip(labels)
+                .map(|(p, l)| p == l)
+                .collect()
+        })
+        .unwrap_or_default();
+    let bootstrap = (base.params.bootstrap_resamples() > 0).then(|| {
+        Bootstrap::new(
+            labels.len(),
+            base.params.bootstrap_resamples(),
+            base.params.seed(),
+        )
+    });
+    Ok(result_row(
+        "linear-probe".to_string(),
+        format!("probe(C={})", short(probe.c)),
+        predictions,
+        labels,
+        classes,
+        &hard,
+        bootstrap.as_ref().map(|b| (b, base.params.confidence())),
+    ))
+}
+
+/// A C value short enough for a table cell: 0.001, 0.316, 1, 31.6, 1000.
+fn short(c: f64) -> String {
+    let text = if c >= 10.0 {
+        format!("{c:.1}")
+    } else {
+        format!("{c:.3}")
+    };
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Each planned text with its subject class: a hard text of class c (behind CoOp's context

@@ -9,6 +9,7 @@ use super::error::StudyError;
 use super::evaluate::{read_eval, EvalFolder};
 use super::figures::provenance_path;
 use crate::error::Result;
+use crate::finetune::FinetunedInfo;
 use crate::observe::Observer;
 use crate::report::{
     draw_confusion, draw_per_class, draw_subject_share, figure_stem, read_umap_csv, write_report,
@@ -114,6 +115,7 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
         fingerprint,
         run,
         subject_share,
+        subject_share_finetuned,
         ..
     } = read_eval(&params.eval)?;
     let out = params.out.clone().unwrap_or_else(|| params.eval.clone());
@@ -273,9 +275,17 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
 
     let mut sections = Vec::new();
     if let Some(shares) = subject_share.as_ref().filter(|s| s.count > 0) {
-        let (section, paths) = subject_share_section(shares, &out, &model)?;
+        let (section, paths) = subject_share_section(shares, &out, &model, None)?;
         files.extend(paths);
         sections.push(section);
+    }
+    if let Some(info) = run.as_ref().and_then(|r| r.finetuned.as_ref()) {
+        sections.push(finetuned_section(&report, info));
+        if let Some(shares) = subject_share_finetuned.as_ref().filter(|s| s.count > 0) {
+            let (section, paths) = subject_share_section(shares, &out, &model, Some(info))?;
+            files.extend(paths);
+            sections.push(section);
+        }
     }
 
     let mut provenance: Vec<(String, String)> = params
@@ -375,8 +385,18 @@ fn subject_share_section(
     shares: &SubjectShareReport,
     out: &Path,
     model: &str,
+    finetuned: Option<&FinetunedInfo>,
 ) -> Result<(Section, Vec<PathBuf>)> {
-    let mut blocks = vec![Block::Text(format!(
+    let mut blocks = Vec::new();
+    if let Some(info) = finetuned {
+        blocks.push(Block::Text(format!(
+            "The same soft texts encoded by the fine-tuned text side ({} on {}), against the \
+             same images: how far training moved each text towards its subject's images.",
+            info.params.method_summary(),
+            info.prompt
+        )));
+    }
+    blocks.push(Block::Text(format!(
         "Where each soft text \"x REL y\" lies among the images: the class make-up of its \
          k = {} nearest image embeddings (cosine), and its subject share, share(x) / (share(x) \
          + share(y)). 1: the text lies among x's images; 0: it is pulled among y's; undefined \
@@ -384,7 +404,7 @@ fn subject_share_section(
          shows \"automobile look like a truck\" between the two classes' images and \
          \"dog look like a cat\" among the cat images.",
         shares.k
-    ))];
+    )));
     let mut table = Table::new([
         "relation",
         "texts",
@@ -428,9 +448,22 @@ fn subject_share_section(
                 .collect(),
         })
         .collect();
+    let (title, stem) = match finetuned {
+        Some(info) => (
+            format!(
+                "Subject share of the soft texts, fine-tuned ({})",
+                info.params.method.as_str()
+            ),
+            "subject-share-finetuned",
+        ),
+        None => (
+            "Subject share of the soft texts".to_string(),
+            "subject-share",
+        ),
+    };
     let paths = draw_subject_share(
         &SubjectShareFigure {
-            title: "Subject share of the soft texts".into(),
+            title,
             subtitle: Some(format!(
                 "{model} · k = {} nearest of {} images · {} soft texts",
                 shares.k, shares.images, shares.count
@@ -438,7 +471,7 @@ fn subject_share_section(
             lanes: &lanes,
             size: (1200, SubjectShareFigure::height_for(lanes.len())),
         },
-        &figure_stem(out, "subject-share"),
+        &figure_stem(out, stem),
     )?;
     blocks.push(Block::Figure(FigureRef {
         path: relative(out, &paths[0]),
@@ -481,9 +514,73 @@ fn subject_share_section(
     }
     Ok((
         Section {
-            heading: "Subject share".into(),
+            heading: match finetuned {
+                Some(_) => "Subject share, fine-tuned text side".into(),
+                None => "Subject share".into(),
+            },
             blocks,
         },
         paths,
     ))
+}
+
+/// Base against fine-tuned: every fine-tuned row `METHOD/SET` beside the base row of the same
+/// set and protocol, and the linear-probe baseline, all tested against the base `hard`.
+fn finetuned_section(report: &EvalReport, info: &FinetunedInfo) -> Section {
+    let method = info.params.method.as_str();
+    let prefix = format!("{method}/");
+    let mut blocks = vec![Block::Text(format!(
+        "The text side fine-tuned with {} on the `{}` prompt ({} train and {} validation \
+         images of the train split{}; {} steps, best epoch {} of {}{}), evaluated on the same \
+         images with the same auxiliary predictions. McNemar compares each fine-tuned row with \
+         the base `hard` row. The linear probe is logistic regression on the same train \
+         images, its C chosen on the same hold-out.",
+        info.params.method_summary(),
+        info.prompt,
+        info.train_images,
+        info.val_images,
+        info.params
+            .shots
+            .map_or(String::new(), |k| format!(", {k} per class")),
+        info.steps,
+        info.best_epoch,
+        info.epochs,
+        info.val_accuracy
+            .map_or(String::new(), |a| format!(", validation {:.2}%", 100.0 * a)),
+    ))];
+    let mut table = Table::new([
+        "prompt set",
+        "protocol",
+        "base %",
+        "fine-tuned %",
+        "change (points)",
+        "McNemar b / c",
+        "p vs base hard",
+    ]);
+    // Blend rows (one per lambda) would bury the rest; they are in table.md.
+    for row in report.rows.iter().filter(|row| row.lambda.is_none()) {
+        let base = if let Some(set) = row.prompt_set.strip_prefix(&prefix) {
+            report.row(set, &row.protocol_label())
+        } else if row.prompt_set == "linear-probe" {
+            report.row("hard", "hard")
+        } else {
+            continue;
+        };
+        table.push_row([
+            row.prompt_set.clone(),
+            row.protocol_label(),
+            base.map_or("–".into(), |b| format!("{:.2}", 100.0 * b.accuracy)),
+            format!("{:.2}", 100.0 * row.accuracy),
+            base.map_or("–".into(), |b| {
+                format!("{:+.2}", 100.0 * (row.accuracy - b.accuracy))
+            }),
+            format!("{} / {}", row.mcnemar.b, row.mcnemar.c),
+            format!("{:.3}", row.mcnemar.p_value),
+        ]);
+    }
+    blocks.push(Block::Table(table));
+    Section {
+        heading: format!("Fine-tuned text side ({method})"),
+        blocks,
+    }
 }

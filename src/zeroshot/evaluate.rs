@@ -99,29 +99,20 @@ pub fn evaluate(
         .into_par_iter()
         .zip(predictions)
         .map(|((_, set_name, protocol), predictions)| {
-            let correct: Vec<bool> = correctness(&predictions, labels);
-            let interval = bootstrap
-                .as_ref()
-                .map(|bootstrap| bootstrap.interval(&correct, params.confidence()));
-            let confusion: ConfusionMatrix =
-                ConfusionMatrix::new(class_count, &predictions, labels);
-            ResultRow {
-                paper: paper_value(config, &set_name, protocol.kind),
-                prompt_set: set_name,
-                protocol: protocol.kind.name().to_string(),
-                k: protocol.k,
-                lambda: protocol.lambda,
-                accuracy: accuracy(&predictions, labels),
-                correct: correct.iter().filter(|&&flag| flag).count(),
-                n: labels.len(),
-                ci_low: interval.map(|(low, _)| low),
-                ci_high: interval.map(|(_, high)| high),
-                mcnemar: McNemar::new(&hard_correct, &correct),
-                reads_aux_order: protocol.kind.reads_aux_order(),
-                per_class_accuracy: confusion.per_class_accuracy(),
-                confusion: confusion.to_rows(),
+            let mut row = result_row(
+                set_name,
+                protocol.kind.name().to_string(),
                 predictions,
-            }
+                labels,
+                class_count,
+                &hard_correct,
+                bootstrap.as_ref().map(|b| (b, params.confidence())),
+            );
+            row.paper = paper_value(config, &row.prompt_set, protocol.kind);
+            row.k = protocol.k;
+            row.lambda = protocol.lambda;
+            row.reads_aux_order = protocol.kind.reads_aux_order();
+            row
         })
         .collect();
 
@@ -162,6 +153,42 @@ pub fn evaluate(
             .map(|image| aligned.top2(image))
             .collect(),
     })
+}
+
+/// A table row for any classifier's `predictions` of images with `labels`: accuracy, its
+/// bootstrap interval (with `bootstrap` and its confidence), McNemar against the
+/// `reference_correct` flags (the `hard` row's), per-class accuracy and confusion. Used for
+/// the protocols here and for rows of other classifiers (the linear probe) in the same table.
+pub fn result_row(
+    prompt_set: String,
+    protocol: String,
+    predictions: Vec<usize>,
+    labels: &[usize],
+    class_count: usize,
+    reference_correct: &[bool],
+    bootstrap: Option<(&Bootstrap, f64)>,
+) -> ResultRow {
+    let correct: Vec<bool> = correctness(&predictions, labels);
+    let interval =
+        bootstrap.map(|(bootstrap, confidence)| bootstrap.interval(&correct, confidence));
+    let confusion: ConfusionMatrix = ConfusionMatrix::new(class_count, &predictions, labels);
+    ResultRow {
+        paper: None,
+        prompt_set,
+        protocol,
+        k: None,
+        lambda: None,
+        accuracy: accuracy(&predictions, labels),
+        correct: correct.iter().filter(|&&flag| flag).count(),
+        n: labels.len(),
+        ci_low: interval.map(|(low, _)| low),
+        ci_high: interval.map(|(_, high)| high),
+        mcnemar: McNemar::new(reference_correct, &correct),
+        reads_aux_order: false,
+        per_class_accuracy: confusion.per_class_accuracy(),
+        confusion: confusion.to_rows(),
+        predictions,
+    }
 }
 
 /// The rows to evaluate, in report order: the hard set, each relation, `relations-mean`

@@ -87,7 +87,7 @@ pub mod table;
 
 pub use bank::TextBank;
 pub use error::ZeroShotError;
-pub use evaluate::evaluate;
+pub use evaluate::{evaluate, result_row};
 pub use images::ImageSet;
 pub use metrics::{accuracy, mcnemar_exact_p, Bootstrap, ConfusionMatrix, McNemar};
 pub use params::{EvalParam, EvalParams, ProtocolKind, ValidEvalParams};
