@@ -156,7 +156,34 @@ pub(crate) fn write_raw(
         .collect::<candle_core::Result<_>>()?;
     let bytes = safetensors::serialize(contiguous, Some(meta))
         .map_err(|e| FinetuneError::artifact(path, format!("cannot serialise: {e}")))?;
-    Ok(write_atomic(path, &bytes)?)
+    Ok(write_atomic(path, &sorted_header(bytes))?)
+}
+
+/// The same safetensors bytes with the header's keys in sorted order. `safetensors` writes
+/// its metadata map in hash order, which differs from process to process, so two identical
+/// runs (or a run and its resumption) would write different bytes.
+fn sorted_header(bytes: Vec<u8>) -> Vec<u8> {
+    let Some(length) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    else {
+        return bytes;
+    };
+    let end = 8 + length as usize;
+    let Ok(header) = serde_json::from_slice::<serde_json::Value>(&bytes[8..end]) else {
+        return bytes;
+    };
+    // serde_json's map is ordered by key; the data offsets inside are unchanged.
+    let mut text = serde_json::to_vec(&header).expect("a JSON value serialises");
+    if text.len() > length as usize {
+        return bytes;
+    }
+    text.resize(length as usize, b' ');
+    let mut sorted = Vec::with_capacity(bytes.len());
+    sorted.extend_from_slice(&length.to_le_bytes());
+    sorted.extend_from_slice(&text);
+    sorted.extend_from_slice(&bytes[end..]);
+    sorted
 }
 
 /// Every tensor of a safetensors file on `device`, by name.

@@ -245,11 +245,13 @@ impl TextSide {
         &self.trainable
     }
 
-    /// The trained tensors' current values, detached, by name.
-    pub fn values(&self) -> BTreeMap<String, Tensor> {
+    /// A copy of the trained tensors' current values, by name. A copy, not a view: an
+    /// optimiser step updates a variable's storage in place, which would silently change a
+    /// view kept as the best epoch's values.
+    pub fn values(&self) -> Result<BTreeMap<String, Tensor>> {
         self.trainable
             .iter()
-            .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
+            .map(|(name, var)| Ok((name.clone(), var.as_tensor().copy()?.detach())))
             .collect()
     }
 

@@ -249,7 +249,7 @@ pub fn finetune(
     let mut files_written = Vec::new();
     if job.save_init {
         let path = out.join("init.safetensors");
-        store::write_tensors(&path, &side.values(), &info)?;
+        store::write_tensors(&path, &side.values()?, &info)?;
         files_written.push(path);
     }
     let image_rows = Tensor::from_vec(images.data.clone(), (images.len(), images.dim), &device)?;
@@ -328,7 +328,7 @@ pub fn finetune(
             ));
             if state.best.is_none_or(|(_, best)| accuracy > best) {
                 state.best = Some((epoch + 1, accuracy));
-                best_values = Some(side.values());
+                best_values = Some(side.values()?);
             }
         }
         state.epochs_done = epoch + 1;
@@ -337,7 +337,7 @@ pub fn finetune(
         write_checkpoint(
             &checkpoint,
             &state,
-            &side.values(),
+            &side.values()?,
             &optim_state,
             best_values.as_ref(),
         )?;
@@ -350,7 +350,7 @@ pub fn finetune(
     };
     let trained = match (&best_values, state.best) {
         (Some(values), Some(_)) => values.clone(),
-        _ => side.values(),
+        _ => side.values()?,
     };
     info.best_epoch = best_epoch;
     info.val_accuracy = val_accuracy;
