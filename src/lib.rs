@@ -13,6 +13,7 @@
 //! | [`embeddings`] | batched encoding into content-keyed embedding files |
 //! | [`prompts`] | hard templates, relations and the soft texts they render |
 //! | [`auxiliary`] | the classifier whose top-2 classes the soft texts relate, and prediction files |
+//! | [`finetune`] | the paper's future work: CoOp context, LoRA or the last k layers of the text encoder trained for hard or soft texts, with parity against PyTorch |
 //! | [`probe`] | the linear-probe baseline: logistic regression on image embeddings, C chosen on a hold-out, matching scikit-learn |
 //! | [`zeroshot`] | every decision rule ("protocol"), with bootstrap intervals and McNemar tests |
 //! | [`subject_share`] | where each soft text lies among the images: its subject class's share of its nearest image neighbours (the paper's Figure 4, as a number) |

@@ -112,10 +112,16 @@ fn is_noise_under_adamw(name: &str, case: &Value) -> bool {
     case["optimizer"] == "adamw" && name.ends_with("self_attn.k_proj.bias")
 }
 
+/// The worst differences seen, by the bar they are held to.
+#[derive(Default)]
 struct Worst {
     loss: f64,
+    /// SGD, and AdamW after one step.
     tensor: f64,
     where_: String,
+    /// AdamW after three steps.
+    tensor_adamw: f64,
+    where_adamw: String,
 }
 
 fn run_case(
@@ -217,9 +223,11 @@ fn run_case(
         // How far the reference moved the tensor: far more than the tolerance, or the check
         // would prove little (LoRA's A cannot move in step 1: B starts at zero).
         let moved = relative_difference(expected, &init[tensor]);
-        if diff > worst.tensor {
-            worst.tensor = diff;
-            worst.where_ = format!("{name} steps{steps} {tensor} (moved {moved:e})");
+        let place = format!("{name} steps{steps} {tensor} (moved {moved:e})");
+        if bar == RELATIVE && diff > worst.tensor {
+            (worst.tensor, worst.where_) = (diff, place);
+        } else if bar != RELATIVE && diff > worst.tensor_adamw {
+            (worst.tensor_adamw, worst.where_adamw) = (diff, place);
         }
     }
 }
@@ -227,18 +235,14 @@ fn run_case(
 #[test]
 fn every_method_matches_pytorch_after_one_and_three_steps() {
     let (json, tensors) = reference();
-    let mut worst = Worst {
-        loss: 0.0,
-        tensor: 0.0,
-        where_: String::new(),
-    };
+    let mut worst = Worst::default();
     for (name, case) in json["cases"].as_object().unwrap() {
         for steps in [1, 3] {
             run_case(name, case, steps, &tensors, &mut worst);
         }
     }
     eprintln!(
-        "worst relative difference: loss {:e}, tensor {:e} at {}",
-        worst.loss, worst.tensor, worst.where_
+        "worst relative difference: loss {:e}; tensor {:e} at {}; 3-step AdamW tensor {:e} at {}",
+        worst.loss, worst.tensor, worst.where_, worst.tensor_adamw, worst.where_adamw
     );
 }

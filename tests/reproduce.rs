@@ -102,7 +102,9 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
         first.contains("resuming"),
         "the rerun after the kill did not resume the checkpoint: {first}"
     );
-    assert!(first.contains("[6/6] report"), "{first}");
+    // aux-train, aux-predict, images, train-images, aux-predict-train, finetune, eval, umap,
+    // report.
+    assert!(first.contains("[9/9] report"), "{first}");
     for f in [
         "aux/predictions.json",
         "table.md",
@@ -114,8 +116,26 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
         "figures/umap-look-like.svg",
         "figures/subject-share.png",
         "figures/subject-share.svg",
+        "train-images.safetensors",
+        "aux/train-predictions.json",
+        "finetune/finetuned.safetensors",
+        "finetune/finetune.json",
+        "finetune/log.csv",
+        "finetune/curve.png",
+        "texts-finetuned.safetensors",
+        "figures/subject-share-finetuned.png",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // The [finetune] stage's rows sit beside the base rows, with the linear probe.
+    let table_md = std::fs::read_to_string(out.join("table.md")).unwrap();
+    for row in [
+        "| hard | hard |",
+        "| coop/hard | hard |",
+        "| coop/look-like | all |",
+        "| linear-probe | probe(C=",
+    ] {
+        assert!(table_md.contains(row), "{row} missing:\n{table_md}");
     }
     // The subject share of the demo's soft texts (the [eval.subject_share] defaults), in
     // table.json and the report.
@@ -133,6 +153,8 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("## Subject share"), "{md}");
+    assert!(md.contains("## Fine-tuned text side (coop)"), "{md}");
+    assert!(md.contains("## Subject share, fine-tuned text side"), "{md}");
     assert!(
         md.contains("| automobile look like a truck | look-like |"),
         "{md}"
@@ -166,7 +188,7 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     );
 
     let (second, seconds) = reproduce(&config, &out);
-    assert_eq!(second.matches("up to date").count(), 6, "{second}");
+    assert_eq!(second.matches("up to date").count(), 9, "{second}");
     assert!(
         seconds < 2.0,
         "a rerun with nothing changed took {seconds:.2}s"
@@ -176,6 +198,9 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
         "aux-train",
         "aux-predict",
         "images",
+        "train-images",
+        "aux-predict-train",
+        "finetune",
         "eval",
         "umap",
         "report",
@@ -200,7 +225,7 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     std::fs::remove_file(out.join("figures/umap-like.svg")).unwrap();
     std::fs::remove_file(out.join("figures/per-class.svg")).unwrap();
     let (restored, _) = reproduce(&config, &out);
-    assert_eq!(restored.matches("up to date").count(), 4, "{restored}");
+    assert_eq!(restored.matches("up to date").count(), 7, "{restored}");
     assert!(out.join("figures/umap-like.svg").is_file());
     assert!(out.join("figures/per-class.svg").is_file());
 
@@ -212,7 +237,7 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
         .replace("seed = 42", "seed = 7");
     std::fs::write(&changed, text).unwrap();
     let (third, _) = reproduce(&changed, &out);
-    assert_eq!(third.matches("up to date").count(), 4, "{third}");
+    assert_eq!(third.matches("up to date").count(), 7, "{third}");
     let last = manifest(&out);
     assert_eq!(last["stages"]["aux-train"]["cached"], true);
     assert_eq!(last["stages"]["eval"]["cached"], true);
@@ -230,7 +255,7 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
         .replace("eval_batch_size = 256", "eval_batch_size = 64");
     std::fs::write(&eval_only, text).unwrap();
     let (fourth, _) = reproduce(&eval_only, &out);
-    assert_eq!(fourth.matches("up to date").count(), 6, "{fourth}");
+    assert_eq!(fourth.matches("up to date").count(), 9, "{fourth}");
 
     // A checkpoint replaced in place (here: trained with another seed) invalidates the
     // predictions and everything after them, though the training stage stays up to date.
@@ -271,6 +296,8 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     let replaced = manifest(&out);
     assert_eq!(replaced["stages"]["aux-train"]["cached"], true);
     assert_eq!(replaced["stages"]["aux-predict"]["cached"], false);
+    // The train-split predictions come from the same checkpoint: they are redone too.
+    assert_eq!(replaced["stages"]["aux-predict-train"]["cached"], false);
     assert_ne!(
         std::fs::read(out.join("aux/predictions.json")).unwrap(),
         predictions_before

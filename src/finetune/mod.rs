@@ -12,6 +12,35 @@
 //! [`FinetuneJob`] naming the checkpoint, images and prompts, and an observer. A rerun with
 //! the same inputs is up to date without reading any weight, and a killed run resumes from
 //! its last epoch bit for bit.
+//!
+//! ```
+//! use softtext::finetune::{finetune, FinetuneJob, FinetuneParams, Method};
+//! use softtext::observe::Silent;
+//! use softtext::prompts::PromptConfig;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // 4-shot CoOp, starting at the hard prompt, on the fixtures' cached train embeddings
+//! // (a random-weight CLIP: the numbers exercise the code only).
+//! let params = FinetuneParams {
+//!     method: Method::Coop,
+//!     ctx_init: Some("a photo of a".into()),
+//!     shots: Some(4),
+//!     epochs: Some(2),
+//!     ..Default::default()
+//! };
+//! let job = FinetuneJob::new(
+//!     "fixtures/clip-tiny",
+//!     "fixtures/finetune/train-embeddings.safetensors",
+//!     PromptConfig::paper(),
+//! );
+//! let out = tempfile::tempdir()?;
+//! let outcome = finetune(&params, &job, out.path(), &Silent)?;
+//! assert_eq!(outcome.info.train_images, 40);
+//! assert_eq!(outcome.log.len(), 4); // 2 epochs of 40 images at batch 32
+//! assert!(out.path().join("finetuned.safetensors").exists());
+//! # Ok(())
+//! # }
+//! ```
 
 mod apply;
 mod error;
