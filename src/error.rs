@@ -50,9 +50,10 @@ pub enum Error {
     /// UMAP parameters and inputs.
     #[error(transparent)]
     Umap(#[from] crate::umap::UmapError),
-    /// Fine-tuning the text side.
+    /// Fine-tuning the text side. Boxed: its error is the largest of the modules' and would
+    /// make every `Result` of the crate carry its size.
     #[error(transparent)]
-    Finetune(#[from] crate::finetune::FinetuneError),
+    Finetune(Box<crate::finetune::FinetuneError>),
     /// The subject-share analysis: its parameters and inputs.
     #[error(transparent)]
     SubjectShare(#[from] crate::subject_share::SubjectShareError),
@@ -62,6 +63,12 @@ pub enum Error {
     /// The study layer: its configuration, inputs and output folders.
     #[error(transparent)]
     Study(#[from] crate::study::StudyError),
+}
+
+impl From<crate::finetune::FinetuneError> for Error {
+    fn from(e: crate::finetune::FinetuneError) -> Self {
+        Self::Finetune(Box::new(e))
+    }
 }
 
 #[cfg(test)]

@@ -122,6 +122,9 @@ struct Worst {
     /// AdamW after three steps.
     tensor_adamw: f64,
     where_adamw: String,
+    /// Tensor comparisons made under each bar.
+    compared: usize,
+    compared_adamw: usize,
 }
 
 fn run_case(
@@ -222,8 +225,13 @@ fn run_case(
         );
         // How far the reference moved the tensor: far more than the tolerance, or the check
         // would prove little (LoRA's A cannot move in step 1: B starts at zero).
-        let moved = relative_difference(expected, &init[tensor]);
+        let moved = relative_difference(&init[tensor], expected);
         let place = format!("{name} steps{steps} {tensor} (moved {moved:e})");
+        if bar == RELATIVE {
+            worst.compared += 1;
+        } else {
+            worst.compared_adamw += 1;
+        }
         if bar == RELATIVE && diff > worst.tensor {
             (worst.tensor, worst.where_) = (diff, place);
         } else if bar != RELATIVE && diff > worst.tensor_adamw {
@@ -242,7 +250,14 @@ fn every_method_matches_pytorch_after_one_and_three_steps() {
         }
     }
     eprintln!(
-        "worst relative difference: loss {:e}; tensor {:e} at {}; 3-step AdamW tensor {:e} at {}",
-        worst.loss, worst.tensor, worst.where_, worst.tensor_adamw, worst.where_adamw
+        "worst relative difference: loss {:e}; tensor {:e} at {} ({} compared); 3-step AdamW tensor {:e} at {} ({} compared)",
+        worst.loss,
+        worst.tensor,
+        worst.where_,
+        worst.compared,
+        worst.tensor_adamw,
+        worst.where_adamw,
+        worst.compared_adamw
     );
+    assert!(worst.compared > 0 && worst.compared_adamw > 0);
 }

@@ -154,7 +154,10 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("## Subject share"), "{md}");
     assert!(md.contains("## Fine-tuned text side (coop)"), "{md}");
-    assert!(md.contains("## Subject share, fine-tuned text side"), "{md}");
+    assert!(
+        md.contains("## Subject share, fine-tuned text side"),
+        "{md}"
+    );
     assert!(
         md.contains("| automobile look like a truck | look-like |"),
         "{md}"

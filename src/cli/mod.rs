@@ -145,10 +145,12 @@ fn error_line(e: &softtext::Error) -> String {
             let reason = reason.replace("or None for the default", "leave it out for the default");
             format!("{flag}: {reason}")
         }
-        softtext::Error::Finetune(softtext::finetune::FinetuneError::InvalidParam {
-            param,
-            message,
-        }) => format!("--{}: {message}", param.name().replace('_', "-")),
+        softtext::Error::Finetune(inner) => match inner.as_ref() {
+            softtext::finetune::FinetuneError::InvalidParam { param, message } => {
+                format!("--{}: {message}", param.name().replace('_', "-"))
+            }
+            _ => e.to_string(),
+        },
         other => other.to_string(),
     }
 }
