@@ -131,57 +131,33 @@ fn bad_input_is_one_line_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("never");
     let long_init = vec!["word"; 80].join(" ");
-    let line = refused(
-        &[
-            "finetune",
-            "--images",
-            TRAIN,
-            "--ctx-init",
-            &long_init,
-            "--out",
-            path(&out),
-        ],
-        &out,
-    );
-    assert!(
-        line.contains("--ctx-init") && line.contains("80 context tokens"),
-        "{line}"
-    );
-
-    let line = refused(
-        &[
-            "finetune",
-            "--images",
-            TRAIN,
-            "--shots",
-            "40",
-            "--out",
-            path(&out),
-        ],
-        &out,
-    );
-    assert!(
-        line.contains("--shots") && line.contains("only 27 training images"),
-        "{line}"
-    );
-
-    let line = refused(
-        &[
-            "finetune",
-            "--images",
-            TRAIN,
-            "--method",
-            "lora",
-            "--rank",
-            "0",
-            "--out",
-            path(&out),
-        ],
-        &out,
-    );
-    assert_eq!(line, "error: --rank: must be at least 1, is 0");
-
     let other = other_checkpoint(dir.path());
+    // (flags after `finetune --images TRAIN`, what the line must say)
+    let cases: [(Vec<&str>, &[&str]); 5] = [
+        (
+            vec!["--ctx-init", &long_init],
+            &["--ctx-init", "80 context tokens"],
+        ),
+        (
+            vec!["--shots", "40"],
+            &["--shots", "only 27 training images"],
+        ),
+        (
+            vec!["--method", "lora", "--rank", "0"],
+            &["error: --rank: must be at least 1, is 0"],
+        ),
+        (vec!["--clip", path(&other)], &["another checkpoint"]),
+        (vec!["--prompt", "look-like"], &["--aux"]),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["finetune", "--images", TRAIN, "--out", path(&out)];
+        args.extend(flags);
+        let line = refused(&args, &out);
+        for part in expected {
+            assert!(line.contains(part), "{args:?}: {line}");
+        }
+    }
+
     let line = refused(
         &[
             "finetune",

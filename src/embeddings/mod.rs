@@ -105,6 +105,16 @@ pub struct Embeddings {
 }
 
 impl Embeddings {
+    /// The class index of each row (an image file's `labels`); empty for a text file.
+    pub fn label_indices(&self) -> Vec<usize> {
+        self.labels
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|&label| label as usize)
+            .collect()
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.ids.len()

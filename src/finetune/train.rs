@@ -125,13 +125,7 @@ pub fn finetune(
             job.images.display()
         )));
     }
-    let labels: Vec<usize> = images
-        .labels
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|&l| l as usize)
-        .collect();
+    let labels: Vec<usize> = images.label_indices();
     let classes = job.prompts.classes().clone();
     if images.classes.len() != classes.len() {
         return Err(FinetuneError::Input(format!(

@@ -148,13 +148,7 @@ pub(crate) fn probe_row(dir: &Path, base: &BaseEvaluation<'_>) -> Result<ResultR
         ))
         .into());
     }
-    let labels: Vec<usize> = train
-        .labels
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|&l| l as usize)
-        .collect();
+    let labels: Vec<usize> = train.label_indices();
     let classes = train.classes.len();
     let split = crate::finetune::split::split(
         &labels,
