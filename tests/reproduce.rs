@@ -124,6 +124,8 @@ fn demo_survives_a_kill_caches_and_recomputes_only_what_changed() {
         "finetune/curve.png",
         "texts-finetuned.safetensors",
         "figures/subject-share-finetuned.png",
+        "figures/umap-coop+look-like.png",
+        "figures/umap-coop+hard.svg",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }

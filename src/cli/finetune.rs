@@ -77,7 +77,7 @@ pub struct FinetuneArgs {
     #[arg(long, value_name = "FILE.toml")]
     pub prompts: Option<PathBuf>,
     /// sgd (momentum, coupled weight decay) or adamw, as in PyTorch.
-    #[arg(long, default_value = "sgd", value_name = "sgd|adamw")]
+    #[arg(long, default_value_t = FinetuneParams::default().optimizer.as_str().to_string(), value_name = "sgd|adamw")]
     pub optimizer: String,
     /// Peak learning rate of the cosine schedule.
     #[arg(long, default_value_t = FinetuneParams::default().lr, value_name = "L")]

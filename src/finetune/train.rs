@@ -210,7 +210,8 @@ pub fn finetune(
         softtext_version: crate::VERSION.to_string(),
     };
     // Up to date is decided from small files only: no weights are read.
-    if let Some(done) = store::read_info_if(out, &key) {
+    let init_missing = job.save_init && !out.join("init.safetensors").exists();
+    if let Some(done) = store::read_info_if(out, &key).filter(|_| !init_missing) {
         let log = read_log(&out.join("log.csv")).unwrap_or_default();
         observer.status(&format!("{}: up to date", out.display()));
         return Ok(FinetuneOutcome {

@@ -104,7 +104,15 @@ fn default_labels(
         .collect()
 }
 
-fn accuracy_line(report: &EvalReport, set: &str) -> String {
+/// The figure name of prompt set `set` drawn with a fine-tuned text side: `coop+look-like`
+/// (a `/` would make a folder).
+pub fn finetuned_set(method: &str, set: &str) -> String {
+    format!("{method}+{set}")
+}
+
+/// The accuracy of `row_set`'s rows (`look-like`, or `coop/look-like`) under the protocols
+/// that suit prompt set `set`.
+fn accuracy_line(report: &EvalReport, row_set: &str, set: &str) -> String {
     let protocols: &[&str] = if set == "hard" {
         &["hard"]
     } else {
@@ -114,7 +122,7 @@ fn accuracy_line(report: &EvalReport, set: &str) -> String {
         .iter()
         .filter_map(|p| {
             report
-                .row(set, p)
+                .row(row_set, p)
                 .map(|r| format!("{p} {:.2}%", 100.0 * r.accuracy))
         })
         .collect();
@@ -132,8 +140,18 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
         report,
         catalogue,
         fingerprint,
+        run,
         ..
     } = read_eval(&params.eval)?;
+    // With `eval --finetuned`, each set is drawn again with the fine-tuned text embeddings,
+    // as `umap-METHOD+SET`.
+    let finetuned = match run.as_ref().and_then(|r| r.finetuned.as_ref()) {
+        Some(info) => {
+            let path = params.eval.join(super::evaluate::FINETUNED_TEXTS);
+            Some((info.params.method.as_str(), Embeddings::load(&path)?))
+        }
+        None => None,
+    };
     if images.classes != report.classes || images.len() != report.images {
         return Err(StudyError::Input(format!(
             "{} is not the image file {} evaluated ({} images, classes differ or count differs)",
@@ -178,13 +196,22 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
         }
     }
     let mut written = Vec::new();
-    for set in &sets {
+    let mut drawings: Vec<(String, &String, &Embeddings)> =
+        sets.iter().map(|set| (set.clone(), set, &texts)).collect();
+    if let Some((method, finetuned_texts)) = &finetuned {
+        drawings.extend(
+            sets.iter()
+                .map(|set| (finetuned_set(method, set), set, finetuned_texts)),
+        );
+    }
+    for (name, set, texts) in drawings {
+        let (name, set) = (&name, set);
         let started = Instant::now();
         let plotted = texts_to_plot(&catalogue, set);
         let mut data_rows = images.data.clone();
         for t in &plotted {
             let i = texts.ids.iter().position(|x| *x == t.text).ok_or_else(|| {
-                StudyError::Input(format!("text {:?} is not in texts.safetensors", t.text))
+                StudyError::Input(format!("text {:?} is not in the text embeddings", t.text))
             })?;
             data_rows.extend_from_slice(texts.row(i));
         }
@@ -212,8 +239,20 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
                 label: wanted.contains(&t.text),
             })
             .collect();
+        let accuracy_set = if name == set {
+            set.clone()
+        } else {
+            name.replacen('+', "/", 1)
+        };
         let figure = JointFigure {
-            title: format!("UMAP of image features (circles) and {set} texts (stars)"),
+            title: if name == set {
+                format!("UMAP of image features (circles) and {set} texts (stars)")
+            } else {
+                format!(
+                    "UMAP of image features (circles) and fine-tuned ({}) {set} texts (stars)",
+                    name.split('+').next().unwrap_or_default()
+                )
+            },
             subtitle: Some(format!(
                 "{}{model} · {data} · {} images · {}",
                 if random {
@@ -222,7 +261,7 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
                     ""
                 },
                 images.len(),
-                accuracy_line(&report, set)
+                accuracy_line(&report, &accuracy_set, set)
             )),
             classes: &images.classes,
             images: &scatter_images,
@@ -231,9 +270,9 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
         };
         written.extend(draw_joint(
             &figure,
-            &figure_stem(&out, &format!("umap-{set}")),
+            &figure_stem(&out, &format!("umap-{name}")),
         )?);
-        let csv = out.join("umap").join(format!("umap-{set}.csv"));
+        let csv = out.join("umap").join(format!("umap-{name}.csv"));
         write_atomic_with(&csv, |w| {
             use std::io::Write;
             writeln!(w, "kind,id,class,x,y")?;
@@ -253,11 +292,11 @@ pub fn umap(params: &UmapFigures, observer: &dyn Observer) -> Result<Vec<PathBuf
             Ok(())
         })?;
         written.push(csv);
-        let provenance = provenance_path(&out, set);
+        let provenance = provenance_path(&out, name);
         write_atomic(&provenance, format!("{fingerprint}\n").as_bytes())?;
         written.push(provenance);
         observer.status(&format!(
-            "umap {set}: {} images + {} texts in {:.1}s",
+            "umap {name}: {} images + {} texts in {:.1}s",
             images.len(),
             plotted.len(),
             started.elapsed().as_secs_f64()

@@ -132,6 +132,14 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
     // UMAP figures drawn earlier by `softtext umap`, hard first.
     let mut sets = vec!["hard".to_string()];
     sets.extend(report.relations.iter().cloned());
+    if let Some(info) = run.as_ref().and_then(|r| r.finetuned.as_ref()) {
+        let method = info.params.method.as_str();
+        let finetuned: Vec<String> = sets
+            .iter()
+            .map(|set| super::figures::finetuned_set(method, set))
+            .collect();
+        sets.extend(finetuned);
+    }
     for set in &sets {
         let png = figure_stem(&out, &format!("umap-{set}")).with_extension("png");
         let drawn_from = std::fs::read_to_string(provenance_path(&out, set)).unwrap_or_default();
@@ -149,8 +157,13 @@ pub fn report(params: &ReportParams, observer: &dyn Observer) -> Result<Vec<Path
             figures.push(FigureRef {
                 path: relative(&out, &png),
                 caption: format!(
-                    "UMAP of the image features (circles, coloured by true class) with the {set} texts (stars){}",
-                    if set == "hard" { " — the paper's Figure 3" } else { " — the paper's Figure 4" }
+                    "UMAP of the image features (circles, coloured by true class) with the {} texts (stars){}",
+                    set.replace('+', " fine-tuned "),
+                    match set.as_str() {
+                        "hard" => " — the paper's Figure 3",
+                        s if s.contains('+') => "",
+                        _ => " — the paper's Figure 4",
+                    }
                 ),
             });
             // The same embedding, interactive: the coordinates `umap` wrote with the figure.

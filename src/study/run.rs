@@ -230,7 +230,7 @@ impl Study {
         let mut report_inputs = vec![eval_key.clone()];
         if config.umap.enabled {
             let umap_settings = serde_json::to_string(&config.umap).expect("umap serialises");
-            let umap_key = content_key("umap-v4", &[&eval_key, &umap_settings]);
+            let umap_key = content_key("umap-v5", &[&eval_key, &umap_settings]);
             report_inputs.push(umap_key.clone());
             runner.stage(
                 "umap",
@@ -257,7 +257,7 @@ impl Study {
         let description = config.description.clone().unwrap_or_default();
         let mut report_parts = vec![protocol.as_str(), description.as_str()];
         report_parts.extend(report_inputs.iter().map(String::as_str));
-        let report_key = content_key("report-v5", &report_parts);
+        let report_key = content_key("report-v6", &report_parts);
         runner.stage(
             "report",
             "report",
