@@ -120,37 +120,19 @@ impl Study {
         };
 
         // Image embeddings (content-keyed by the encoding stage itself).
-        runner.start("image embeddings");
-        let started = Instant::now();
         let images_path = out.join("images.safetensors");
-        let encoded = encode_images(
-            &ImageEncoding {
-                clip: ClipSpec {
-                    model: files.dir.display().to_string(),
-                    device,
-                    precision: config.clip.precision,
-                },
-                data: config.data.spec.clone(),
-                split: config.data.split,
-                batch_size: config.clip.batch_size,
-                limit: config.data.limit,
-                force: false,
-                shard: None,
-            },
+        let images_key = image_stage(
+            &mut runner,
+            ("images", "image embeddings"),
+            config,
+            &files,
+            (
+                config.data.spec.clone(),
+                config.data.split,
+                config.data.limit,
+            ),
             &images_path,
             observer,
-        )?;
-        let images_key = encoded.embeddings.key.clone();
-        let reused = runner
-            .previous("images", &images_key)
-            .filter(|_| encoded.cached)
-            .cloned();
-        runner.record(
-            "images",
-            &images_key,
-            &strings(&["images.safetensors"]),
-            started,
-            reused.as_ref(),
         )?;
 
         // Fine-tuning of the text side on the train split.
@@ -419,37 +401,15 @@ fn finetune_stages_run(
         .train_data
         .clone()
         .unwrap_or_else(|| config.data.spec.clone());
-    runner.start("train-split image embeddings");
-    let started = Instant::now();
     let train_images = out.join(TRAIN_IMAGES);
-    let encoded = encode_images(
-        &ImageEncoding {
-            clip: ClipSpec {
-                model: files.dir.display().to_string(),
-                device: config.clip.device,
-                precision: config.clip.precision,
-            },
-            data: data.clone(),
-            split: Split::Train,
-            batch_size: config.clip.batch_size,
-            limit: None,
-            force: false,
-            shard: None,
-        },
+    let images_key = image_stage(
+        runner,
+        ("train-images", "train-split image embeddings"),
+        config,
+        files,
+        (data.clone(), Split::Train, None),
         &train_images,
         observer,
-    )?;
-    let images_key = encoded.embeddings.key.clone();
-    let reused = runner
-        .previous("train-images", &images_key)
-        .filter(|_| encoded.cached)
-        .cloned();
-    runner.record(
-        "train-images",
-        &images_key,
-        &strings(&[TRAIN_IMAGES]),
-        started,
-        reused.as_ref(),
     )?;
 
     let aux = match (params.is_hard(), aux_checkpoint) {
@@ -537,6 +497,50 @@ fn finetune_stages_run(
         },
     )?;
     Ok((dir, key))
+}
+
+/// An image-embedding stage: the encoding is content-keyed by `encode_images` itself, and
+/// the stage is recorded as reused when that found its file up to date. Returns the key.
+fn image_stage(
+    runner: &mut StageRunner<'_>,
+    (stage, title): (&str, &str),
+    config: &StudyConfig,
+    files: &ClipFiles,
+    (data, split, limit): (DataSpec, Split, Option<usize>),
+    path: &Path,
+    observer: &dyn Observer,
+) -> Result<String> {
+    runner.start(title);
+    let started = Instant::now();
+    let encoded = encode_images(
+        &ImageEncoding {
+            clip: ClipSpec {
+                model: files.dir.display().to_string(),
+                device: config.clip.device,
+                precision: config.clip.precision,
+            },
+            data,
+            split,
+            batch_size: config.clip.batch_size,
+            limit,
+            force: false,
+            shard: None,
+        },
+        path,
+        observer,
+    )?;
+    let key = encoded.embeddings.key.clone();
+    let reused = runner
+        .previous(stage, &key)
+        .filter(|_| encoded.cached)
+        .cloned();
+    let name = path
+        .strip_prefix(&runner.out)
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    runner.record(stage, &key, &[name], started, reused.as_ref())?;
+    Ok(key)
 }
 
 fn file_digest(path: &Path) -> Result<String> {
