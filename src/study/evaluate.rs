@@ -207,9 +207,11 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
         .iter()
         .map(|&l| l as usize)
         .collect();
-    if let Some(dir) = &params.finetuned {
-        check_finetuned(dir, &images)?;
-    }
+    // Read and checked once, before anything is written.
+    let finetuned_info = match &params.finetuned {
+        Some(dir) => Some(check_finetuned(dir, &images)?),
+        None => None,
+    };
     let config = prompt_config(params.prompts.clone(), &images.classes)?;
     let eval_params = params.settings.params()?;
     let share_params = params.settings.subject_share.clone().check()?;
@@ -267,42 +269,35 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
     let shares = soft_text_shares(&share_params, &images, &labels, &bank, &catalogue)?;
     let share_seconds = share_started.elapsed().as_secs_f64();
     let mut files = vec![out.join("texts.safetensors")];
-    let finetuned_texts = match &params.finetuned {
-        Some(dir) => {
-            let base = BaseEvaluation {
-                params: &eval_params,
-                config: &config,
-                images: &images,
-                image_set: &image_set,
-                aux: &aux,
-                plan: &plan,
-                report: &report,
-                device: params.text_device,
-                batch_size: params.settings.batch_size,
-            };
-            let cache = out.join(FINETUNED_TEXTS);
-            let (rows, texts) = finetuned_rows(dir, &base, &cache, observer)?;
-            let probe = probe_row(dir, &base)?;
-            report.rows.extend(rows);
-            report.rows.push(probe);
-            files.push(cache);
-            Some(texts)
-        }
-        None => None,
-    };
-    let finetuned_shares = match &finetuned_texts {
-        Some(texts) => {
-            let bank = TextBank::new(texts.ids.clone(), texts.data.clone(), texts.dim)?;
-            Some(soft_text_shares(
-                &share_params,
-                &images,
-                &labels,
-                &bank,
-                &catalogue,
-            )?)
-        }
-        None => None,
-    };
+    let mut finetuned_texts = None;
+    let mut finetuned_shares = None;
+    if let (Some(dir), Some(info)) = (&params.finetuned, &finetuned_info) {
+        let base = BaseEvaluation {
+            params: &eval_params,
+            config: &config,
+            images: &images,
+            image_set: &image_set,
+            aux: &aux,
+            plan: &plan,
+            report: &report,
+            device: params.text_device,
+            batch_size: params.settings.batch_size,
+        };
+        let cache = out.join(FINETUNED_TEXTS);
+        let (rows, texts, bank) = finetuned_rows(dir, info, &base, &cache, observer)?;
+        let probe = probe_row(dir, info, &base)?;
+        report.rows.extend(rows);
+        report.rows.push(probe);
+        files.push(cache);
+        finetuned_shares = Some(soft_text_shares(
+            &share_params,
+            &images,
+            &labels,
+            &bank,
+            &catalogue,
+        )?);
+        finetuned_texts = Some(texts);
+    }
     let mut write = |name: &str, bytes: &[u8]| -> Result<()> {
         let path = out.join(name);
         write_atomic(&path, bytes)?;
@@ -328,10 +323,7 @@ pub fn evaluate(params: &Evaluation, out: &Path, observer: &dyn Observer) -> Res
             ("evaluation".into(), eval_seconds),
             ("subject share".into(), share_seconds),
         ],
-        finetuned: match &params.finetuned {
-            Some(dir) => Some(crate::finetune::read_info(dir)?),
-            None => None,
-        },
+        finetuned: finetuned_info,
     };
     write(
         "run.json",

@@ -8,7 +8,7 @@ use super::error::StudyError;
 use crate::clip::DeviceKind;
 use crate::embeddings::{Embeddings, Kind};
 use crate::error::Result;
-use crate::finetune::{FinetunedText, TextItem};
+use crate::finetune::{FinetunedInfo, FinetunedText, TextItem};
 use crate::observe::Observer;
 use crate::probe::{fit, Features, ProbeParams};
 use crate::prompts::PromptConfig;
@@ -32,7 +32,7 @@ pub(crate) struct BaseEvaluation<'a> {
 
 /// Refuses a fine-tuned folder that cannot pair with `images` before anything is written:
 /// not a fine-tuned folder, trained from another checkpoint, or on other classes.
-pub(crate) fn check_finetuned(dir: &Path, images: &Embeddings) -> Result<()> {
+pub(crate) fn check_finetuned(dir: &Path, images: &Embeddings) -> Result<FinetunedInfo> {
     let info = crate::finetune::read_info(dir)?;
     if let Some(hash) = images.info.get("checkpoint_hash") {
         if *hash != info.base_fingerprint {
@@ -53,19 +53,18 @@ pub(crate) fn check_finetuned(dir: &Path, images: &Embeddings) -> Result<()> {
         ))
         .into());
     }
-    Ok(())
+    Ok(info)
 }
 
 /// The fine-tuned text embeddings of the planned texts (cached in `cache`) and the rows
 /// they give, relabelled `METHOD/SET`, with McNemar against the base `hard` row.
 pub(crate) fn finetuned_rows(
     dir: &Path,
+    info: &FinetunedInfo,
     base: &BaseEvaluation<'_>,
     cache: &Path,
     observer: &dyn Observer,
-) -> Result<(Vec<ResultRow>, Embeddings)> {
-    check_finetuned(dir, base.images)?;
-    let info = crate::finetune::read_info(dir)?;
+) -> Result<(Vec<ResultRow>, Embeddings, TextBank)> {
     let key = crate::artifact::content_key(
         "softtext-finetuned-texts-v1",
         &[
@@ -130,15 +129,18 @@ pub(crate) fn finetuned_rows(
             row
         })
         .collect();
-    Ok((rows, texts))
+    Ok((rows, texts, bank))
 }
 
 /// The linear-probe baseline (CoOp's and CLIP_benchmark's) under the fine-tuned run's
 /// few-shot settings: L2-regularised logistic regression on the same train images, shots and
 /// validation hold-out, C swept on the hold-out (never the test set), scored on the
 /// evaluated images as row `linear-probe`.
-pub(crate) fn probe_row(dir: &Path, base: &BaseEvaluation<'_>) -> Result<ResultRow> {
-    let info = crate::finetune::read_info(dir)?;
+pub(crate) fn probe_row(
+    dir: &Path,
+    info: &FinetunedInfo,
+    base: &BaseEvaluation<'_>,
+) -> Result<ResultRow> {
     let train = Embeddings::load(Path::new(&info.images))?;
     if train.key != info.images_key {
         return Err(StudyError::Input(format!(
